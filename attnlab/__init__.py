@@ -1,0 +1,44 @@
+"""attnlab: attention, from words to frames — the package behind the book.
+
+The core every chapter uses: scaled dot-product attention three ways (teaching, fused, tiled),
+a drop-in multi-head attention, masks and their conventions, and a way to read attention maps.
+"""
+
+from .capture import capture_attention
+from .device import available_devices, default_device
+from .errors import AttnLabError
+from .functional import IMPLS, attention_logits, attention_weights, scaled_dot_product_attention
+from .masks import (
+    additive_to_bool,
+    bool_to_additive,
+    causal_mask,
+    combine_masks,
+    from_mha_mask,
+    key_padding_to_mask,
+    padding_mask,
+    to_mha_mask,
+)
+from .mha import MultiHeadAttention
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IMPLS",
+    "AttnLabError",
+    "MultiHeadAttention",
+    "__version__",
+    "additive_to_bool",
+    "attention_logits",
+    "attention_weights",
+    "available_devices",
+    "bool_to_additive",
+    "capture_attention",
+    "causal_mask",
+    "combine_masks",
+    "default_device",
+    "from_mha_mask",
+    "key_padding_to_mask",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "to_mha_mask",
+]
