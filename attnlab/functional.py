@@ -74,23 +74,32 @@ def _scale(q: torch.Tensor, scale: float | None) -> float:
 
 
 def _logits(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None, scale: float, is_causal: bool) -> torch.Tensor:
-    scores = (q @ k.transpose(-2, -1)) * scale  # (..., L, S)
+    scores = (q * scale) @ k.transpose(-2, -1)  # (..., L, S); scaling q costs L·E, not L·S
     if is_causal:
         mask = causal_mask(q.shape[-2], k.shape[-2], device=q.device)
     if mask is None:
         return scores
     if mask.dtype == torch.bool:
-        return scores.masked_fill(~mask, float("-inf"))
-    return scores + mask
+        return scores.masked_fill_(~mask, float("-inf"))  # in place: scores is ours, and matmul's
+    return scores.add_(mask)  # backward does not need its output
 
 
-def _softmax_rows(logits: torch.Tensor) -> torch.Tensor:
-    """Row-wise softmax; a row whose logits are all -inf (nothing to attend to) becomes zeros."""
-    nothing = torch.isneginf(logits).all(dim=-1, keepdim=True)  # (..., L, 1)
+def _blind_rows(mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Which query rows the mask leaves with no key at all, (..., L, 1); None when there are none."""
+    if mask is None:
+        return None
+    blind = ~mask.any(dim=-1, keepdim=True) if mask.dtype == torch.bool else torch.isneginf(mask).all(-1, keepdim=True)
+    return blind if bool(blind.any()) else None
+
+
+def _softmax_rows(logits: torch.Tensor, blind: torch.Tensor | None) -> torch.Tensor:
+    """Row-wise softmax; a row that may attend to nothing (``blind``) becomes zeros."""
+    if blind is None:
+        return torch.softmax(logits, dim=-1)
     # Softmax of an all -inf row is NaN (0/0); give such rows finite logits first, so that neither
     # the output nor the gradient ever sees a NaN, then zero them.
-    weights = torch.softmax(logits.masked_fill(nothing, 0.0), dim=-1)
-    return weights.masked_fill(nothing, 0.0)
+    weights = torch.softmax(logits.masked_fill(blind, 0.0), dim=-1)
+    return weights.masked_fill(blind, 0.0)
 
 
 def attention_logits(
@@ -127,7 +136,8 @@ def attention_weights(
     Shapes:
         q (..., L, E), k (..., S, E), mask broadcastable to (..., L, S) → (..., L, S)
     """
-    return _softmax_rows(attention_logits(q, k, mask, scale=scale, is_causal=is_causal))
+    mask = _validate(q, k, None, mask, is_causal)
+    return _softmax_rows(_logits(q, k, mask, _scale(q, scale), is_causal), _blind_rows(mask))
 
 
 def scaled_dot_product_attention(
@@ -175,7 +185,7 @@ def scaled_dot_product_attention(
         return tiled_attention(
             q, k, v, mask, scale=_scale(q, scale), is_causal=is_causal, dropout_p=dropout_p, block_size=block_size
         )
-    weights = _softmax_rows(_logits(q, k, mask, _scale(q, scale), is_causal))  # (..., L, S)
+    weights = _softmax_rows(_logits(q, k, mask, _scale(q, scale), is_causal), _blind_rows(mask))  # (..., L, S)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p, training=True)
     out = weights @ v  # (..., L, Ev)
