@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 NOTEBOOKS := $(wildcard chapters/*.ipynb)
 
-.PHONY: help setup book test lint unit nbval serve bench clean
+.PHONY: help setup chromium book test lint unit nbval serve bench clean
 
 help:
 	@echo "make book   set up .venv, build the HTML book into _build/html"
@@ -42,7 +42,16 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: setup
+# The browser tests drive Debian's Chromium through playwright (its own browser download fails
+# offline). Installed here when we can (root with apt-get); otherwise those tests skip and say why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "no chromium and no way to install it: the browser tests will be skipped"; fi
+
+unit: setup chromium
 	$(BIN)/python -m pytest
 
 nbval: setup

@@ -1,0 +1,10 @@
+"""Explorers: interactive attention figures that keep working in the static HTML book.
+
+Each explorer carries its maps in the widget state and draws them in the browser, so choosing a head,
+a query, a frame or a precomputed setting needs no kernel; with a kernel, ``compute`` recomputes any
+value in Python. Needs ``anywidget`` (``pip install attnlab[book]``).
+"""
+
+from .explorers import FrameExplorer, HeadGridExplorer, HeatmapExplorer, qk_views
+
+__all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "qk_views"]

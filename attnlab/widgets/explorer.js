@@ -1,0 +1,258 @@
+// attnlab explorers: every map is drawn in the browser from the widget's own state, so choosing a
+// head, a query, a frame or a precomputed setting redraws with no kernel (static HTML included).
+// With a kernel, Python answers a "hello" and the explorer also offers a free value to recompute.
+const SVG = "http://www.w3.org/2000/svg";
+
+function make(tag, attrs = {}, parent = null, ns = null) {
+  const node = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function colour(cmap, value, lo, hi) {
+  const t = hi > lo ? (value - lo) / (hi - lo) : 0.5;
+  return cmap[Math.max(0, Math.min(cmap.length - 1, Math.round(t * (cmap.length - 1))))];
+}
+
+function limits(view, values) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (!Number.isFinite(lo)) return [0, 1];
+  return view === "weights" ? [0, Math.max(hi, 1e-9)] : [lo, hi];
+}
+
+// One heatmap (rows = queries, columns = keys) as SVG; returns a function that recolours it.
+function heatmap(parent, rows, cols, opts) {
+  const cell = opts.cell || 22;
+  const left = opts.rowLabels ? 8 + 7 * Math.max(...opts.rowLabels.map((s) => s.length), 1) : 4;
+  const top = opts.colLabels ? 8 + 6 * Math.max(...opts.colLabels.map((s) => s.length), 1) : 4;
+  const svg = make("svg", { width: left + cols * cell + 4, height: top + rows * cell + 4, class: "attnlab-map", role: "img" }, parent, SVG);
+  make("title", { text: opts.alt || "attention map" }, svg, SVG);
+  const rects = [];
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const r = make("rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, "data-row": i, "data-col": j }, svg, SVG);
+      const tip = make("title", {}, r, SVG);
+      r.addEventListener("click", () => opts.onRow && opts.onRow(i));
+      rects.push([r, tip]);
+    }
+  }
+  (opts.rowLabels || []).forEach((s, i) => {
+    const t = make("text", { x: left - 4, y: top + i * cell + cell * 0.68, "text-anchor": "end", class: "attnlab-label", text: s }, svg, SVG);
+    t.addEventListener("click", () => opts.onRow && opts.onRow(i));
+  });
+  (opts.colLabels || []).forEach((s, j) => {
+    const x = left + j * cell + cell * 0.6;
+    make("text", { x, y: top - 4, transform: `rotate(-60 ${x} ${top - 4})`, class: "attnlab-label", text: s }, svg, SVG);
+  });
+  const box = make("rect", { x: 0, y: 0, width: cols * cell - 1, height: cell - 1, class: "attnlab-query", visibility: "hidden", fill: "none", stroke: "#e8590c", "stroke-width": 2.5 }, svg, SVG);
+  return (values, view, cmap, query) => {
+    const [lo, hi] = limits(view, values);
+    rects.forEach(([r, tip], idx) => {
+      const v = values[idx];
+      r.setAttribute("fill", Number.isFinite(v) ? colour(cmap, v, lo, hi) : "#bbbbbb");
+      const i = Math.floor(idx / cols);
+      const j = idx % cols;
+      const name = (opts.rowLabels ? opts.rowLabels[i] : i) + " → " + (opts.colLabels ? opts.colLabels[j] : j);
+      tip.textContent = `${name}: ${Number.isFinite(v) ? v.toFixed(3) : "masked"}`;
+    });
+    if (query >= 0 && query < rows) {
+      box.setAttribute("x", left);
+      box.setAttribute("y", top + query * cell);
+      box.setAttribute("visibility", "visible");
+    } else box.setAttribute("visibility", "hidden");
+  };
+}
+
+function select(parent, label, options, value, onChange) {
+  const wrap = make("label", { class: "attnlab-control" }, parent);
+  make("span", { text: label + " " }, wrap);
+  const sel = make("select", { "aria-label": label }, wrap);
+  options.forEach((o, i) => make("option", { value: i, text: o }, sel));
+  sel.value = String(value);
+  sel.addEventListener("change", () => onChange(Number(sel.value)));
+  return sel;
+}
+
+function mapValues(data, setting, view, layer, head) {
+  const [, heads, L, S] = data.shape;
+  const flat = data.maps[setting][data.views.indexOf(view)];
+  const start = (layer * heads + head) * L * S;
+  return flat.slice(start, start + L * S);
+}
+
+function rowBars(parent) {
+  const div = make("div", { class: "attnlab-row" }, parent);
+  return (labels, values, query, qlabel) => {
+    div.replaceChildren();
+    if (query < 0) {
+      make("p", { class: "attnlab-hint", text: "Click a row (a query) to read its weights." }, div);
+      return;
+    }
+    make("p", { class: "attnlab-hint", text: `Where “${qlabel}” looks:` }, div);
+    const hi = Math.max(...values.filter(Number.isFinite), 1e-9);
+    labels.forEach((s, j) => {
+      const line = make("div", { class: "attnlab-bar" }, div);
+      make("span", { class: "attnlab-bar-label", text: s }, line);
+      const v = values[j];
+      make("span", { class: "attnlab-bar-fill", style: `width:${Number.isFinite(v) ? Math.max(0, (100 * v) / hi) : 0}px` }, line);
+      make("span", { class: "attnlab-bar-value", text: Number.isFinite(v) ? v.toFixed(2) : "–" }, line);
+    });
+  };
+}
+
+function liveInput(model, controls) {
+  // Shown only when Python answers: a kernel is there to compute any value.
+  const wrap = make("label", { class: "attnlab-control attnlab-live", hidden: "" }, controls);
+  const name = make("span", { text: "" }, wrap);
+  const input = make("input", { type: "number", step: "any", "aria-label": "any value" }, wrap);
+  input.addEventListener("change", () => model.send({ type: "compute", value: Number(input.value) }));
+  const note = make("span", { class: "attnlab-error" }, wrap);
+  const onMsg = (msg) => {
+    if (msg && msg.type === "live") {
+      name.textContent = `${msg.label} (any value) `;
+      wrap.hidden = false;
+    } else if (msg && msg.type === "error") note.textContent = ` ${msg.message}`;
+  };
+  input.addEventListener("input", () => (note.textContent = ""));
+  model.on("msg:custom", onMsg);
+  model.send({ type: "hello" });
+  return () => model.off("msg:custom", onMsg);
+}
+
+function renderHeatmap(model, el, grid) {
+  const data = model.get("data");
+  const [layers, heads, L, S] = data.shape;
+  const controls = make("div", { class: "attnlab-controls" }, el);
+  const body = make("div", { class: "attnlab-body" }, el);
+  const state = () => ({ setting: model.get("setting"), view: model.get("view"), layer: model.get("layer"), head: model.get("head"), query: model.get("query") });
+  const set = (k, v) => {
+    model.set(k, v);
+    model.save_changes();
+  };
+  const sels = {};
+  sels.setting = data.settings.length > 1 ? select(controls, data.setting_label || "setting", data.settings, model.get("setting"), (v) => set("setting", v)) : null;
+  if (data.views.length > 1) sels.view = select(controls, "show", data.views, data.views.indexOf(model.get("view")), (v) => set("view", data.views[v]));
+  if (layers > 1) sels.layer = select(controls, "layer", [...Array(layers).keys()].map(String), model.get("layer"), (v) => set("layer", v));
+  if (!grid && heads > 1) sels.head = select(controls, "head", [...Array(heads).keys()].map(String), model.get("head"), (v) => set("head", v));
+  const offLive = liveInput(model, controls);
+  const onRow = (i) => set("query", model.get("query") === i ? -1 : i);
+  const panels = grid ? [...Array(heads).keys()] : [null];
+  const draws = panels.map((h) => {
+    const cellBox = make("div", { class: "attnlab-panel" }, body);
+    if (h !== null) make("div", { class: "attnlab-panel-title", text: `head ${h}` }, cellBox);
+    return heatmap(cellBox, L, S, { rowLabels: grid ? null : data.y_labels, colLabels: grid ? null : data.x_labels, cell: grid ? Math.max(6, Math.min(16, Math.floor(160 / Math.max(L, S)))) : data.cell || 22, onRow, alt: data.alt });
+  });
+  const bars = grid ? null : rowBars(body);
+  const draw = () => {
+    try {
+      const s = state();
+      const cmap = data.cmap;
+      draws.forEach((d, idx) => d(mapValues(data, s.setting, s.view, s.layer, grid ? idx : s.head), s.view, cmap, s.query));
+      if (bars) {
+        const values = mapValues(data, s.setting, s.view, s.layer, s.head);
+        bars(data.x_labels, s.query >= 0 ? values.slice(s.query * S, (s.query + 1) * S) : [], s.query, data.y_labels[s.query]);
+      }
+      for (const key of ["setting", "layer", "head"]) if (sels[key]) sels[key].value = String(s[key]);
+      if (sels.view) sels.view.value = String(data.views.indexOf(s.view));
+      el.dataset.drawn = `${s.setting}/${s.view}/${s.layer}/${s.head}/${s.query}`;
+    } catch (err) {
+      el.dataset.error = String(err);
+      make("pre", { class: "attnlab-error", text: `explorer could not draw: ${err}` }, el);
+    }
+  };
+  return { draw, cleanup: offLive };
+}
+
+function renderFrames(model, el) {
+  const data = model.get("data");
+  const [T, gh, gw] = [data.frames.length, data.grid[0], data.grid[1]];
+  const controls = make("div", { class: "attnlab-controls" }, el);
+  const body = make("div", { class: "attnlab-body" }, el);
+  const set = (k, v) => {
+    model.set(k, v);
+    model.save_changes();
+  };
+  if (data.heads > 1) select(controls, "head", [...Array(data.heads).keys()].map(String), model.get("head"), (v) => set("head", v));
+  const strip = make("div", { class: "attnlab-frames" }, body);
+  const thumbs = data.frames.map((rgb, t) => {
+    const box = make("div", { class: "attnlab-frame", "data-frame": t }, strip);
+    const canvas = make("canvas", { width: data.size[1], height: data.size[0], "aria-label": `frame ${t}`, role: "img" }, box);
+    const ctx = canvas.getContext("2d");
+    const img = ctx.createImageData(data.size[1], data.size[0]);
+    for (let p = 0; p < data.size[0] * data.size[1]; p++) {
+      img.data.set([rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2], 255], 4 * p);
+    }
+    ctx.putImageData(img, 0, 0);
+    const overlay = make("div", { class: "attnlab-overlay" }, box);
+    const cells = [...Array(gh * gw).keys()].map(() => make("div", {}, overlay));
+    overlay.style.gridTemplateColumns = `repeat(${gw}, 1fr)`;
+    make("div", { class: "attnlab-frame-label", text: `t=${t}` }, box);
+    box.addEventListener("click", () => set("query", model.get("query") === t ? -1 : t));
+    return { box, cells };
+  });
+  const mapBox = make("div", { class: "attnlab-panel" }, body);
+  make("div", { class: "attnlab-panel-title", text: data.map_title || "frame → frame" }, mapBox);
+  const labels = [...Array(T).keys()].map((t) => `t=${t}`);
+  const drawMap = heatmap(mapBox, T, T, { rowLabels: labels, colLabels: labels, onRow: (i) => set("query", model.get("query") === i ? -1 : i), alt: data.alt });
+  const draw = () => {
+    try {
+      const h = model.get("head");
+      const q = model.get("query");
+      drawMap(data.frame_maps[h], "weights", data.cmap, q);
+      thumbs.forEach(({ box, cells }, t) => {
+        box.classList.toggle("attnlab-selected", t === q);
+        const show = t === q && data.patch_maps;
+        const patch = show ? data.patch_maps[h][t] : null;
+        const [lo, hi] = patch ? limits("weights", patch) : [0, 1];
+        cells.forEach((c, p) => {
+          c.style.background = show ? colour(data.cmap, patch[p], lo, hi) : "transparent";
+          c.style.opacity = show ? "0.6" : "0";
+        });
+      });
+      el.dataset.drawn = `${h}/${q}`;
+    } catch (err) {
+      el.dataset.error = String(err);
+      make("pre", { class: "attnlab-error", text: `explorer could not draw: ${err}` }, el);
+    }
+  };
+  return { draw, cleanup: () => {} };
+}
+
+function render({ model, el }) {
+  el.classList.add("attnlab-explorer");
+  const names = ["setting", "view", "layer", "head", "query"];
+  let current = null;
+  const build = () => {
+    if (current) {
+      names.forEach((n) => model.off(`change:${n}`, current.draw));
+      current.cleanup();
+    }
+    el.replaceChildren();
+    const kind = model.get("kind");
+    const data = model.get("data");
+    if (data.title) make("div", { class: "attnlab-title", text: data.title }, el);
+    current = kind === "frames" ? renderFrames(model, el) : renderHeatmap(model, el, kind === "grid");
+    names.forEach((n) => model.on(`change:${n}`, current.draw));
+    current.draw();
+  };
+  build();
+  model.on("change:data", build);
+  return () => {
+    model.off("change:data", build);
+    names.forEach((n) => model.off(`change:${n}`, current.draw));
+    current.cleanup();
+  };
+}
+
+export default { render };

@@ -1,0 +1,163 @@
+"""The explorers' front end, in Chromium, with no widget manager and no kernel.
+
+A stand-in for the anywidget model (get/set/on/off/save_changes/send) carries the state that the
+Python explorer builds; the test clicks and chooses as a reader would and checks what is drawn.
+The built book's pages are tested with the real widget manager in test_offline_pages.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from .browser import chromium_page
+
+pytest.importorskip("anywidget")
+from attnlab.widgets import FrameExplorer, HeadGridExplorer, HeatmapExplorer, qk_views
+
+WIDGETS = Path(__file__).resolve().parents[2] / "attnlab" / "widgets"
+ESM = (WIDGETS / "explorer.js").read_bytes()
+CSS = (WIDGETS / "explorer.css").read_text()
+
+HARNESS = """
+<html><head><style>%(css)s</style></head><body><div id="root"></div><script type="module">
+const state = %(state)s;
+const handlers = {};
+const sent = [];
+window.model = {
+  get: (k) => state[k],
+  set: (k, v) => { state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); },
+  save_changes: () => {},
+  on: (e, f) => { (handlers[e] = handlers[e] || []).push(f); },
+  off: (e, f) => { handlers[e] = (handlers[e] || []).filter((g) => g !== f); },
+  send: (m) => {
+    sent.push(m);  // a live kernel answers hello; a static page never does
+    const answer = {type: "live", label: "temperature"};
+    if (%(live)s && m.type === "hello") (handlers["msg:custom"] || []).forEach((f) => f(answer));
+  },
+};
+window.sent = sent;
+const mod = await import("data:text/javascript;base64,%(esm)s");
+mod.default.render({ model: window.model, el: document.getElementById("root") });
+window.ready = true;
+</script></body></html>
+"""
+
+
+def open_explorer(page, widget, live=False):
+    names = ("kind", "data", "setting", "view", "layer", "head", "query")
+    state = json.dumps({n: getattr(widget, n) for n in names})
+    html = HARNESS % {
+        "css": CSS,
+        "state": state,
+        "esm": base64.b64encode(ESM).decode(),
+        "live": "true" if live else "false",
+    }
+    page.set_content(html)
+    page.wait_for_function("window.ready === true")
+    return page.locator("#root")
+
+
+def fills(page, selector="#root rect[data-row]"):
+    return page.eval_on_selector_all(selector, "rs => rs.map(r => r.getAttribute('fill'))")
+
+
+WORDS = ["the", "cat", "sat", "on", "the", "mat"]
+
+
+@pytest.fixture(scope="module")
+def page():
+    with chromium_page() as p:
+        yield p
+
+
+def heatmap_explorer():
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g)
+    settings = {f"τ={t}": qk_views(q / t, k) for t in (0.5, 1.0, 2.0)}
+    return HeatmapExplorer(
+        None, WORDS, settings=settings, setting_label="temperature", compute=lambda t: qk_views(q / t, k)
+    )
+
+
+def test_heatmap_draws_every_cell_and_a_query_row(page):
+    root = open_explorer(page, heatmap_explorer())
+    assert root.locator("rect[data-row]").count() == 36
+    assert all(f and f.startswith("#") for f in fills(page))
+    assert root.locator(".attnlab-bar").count() == 0
+    root.locator("rect[data-row='2'][data-col='0']").click()
+    assert page.evaluate("window.model.get('query')") == 2
+    assert root.locator(".attnlab-query").get_attribute("visibility") == "visible"
+    assert root.locator(".attnlab-bar").count() == 6
+    assert "sat" in root.locator(".attnlab-hint").inner_text()
+
+
+def test_heatmap_view_and_setting_redraw_in_the_browser(page):
+    root = open_explorer(page, heatmap_explorer())
+    before = fills(page)
+    root.locator("select[aria-label='show']").select_option(label="raw scores")
+    raw = fills(page)
+    assert raw != before
+    root.locator("select[aria-label='temperature']").select_option(label="τ=2.0")
+    assert fills(page) == raw  # raw scores do not depend on the temperature
+    root.locator("select[aria-label='show']").select_option(label="weights")
+    assert fills(page) != before  # a higher temperature flattens the weights
+    assert page.evaluate("window.model.get('setting')") == 2
+
+
+def test_live_input_appears_only_when_a_kernel_answers(page):
+    root = open_explorer(page, heatmap_explorer(), live=False)
+    assert root.locator(".attnlab-live").is_hidden()
+    assert page.evaluate("window.sent") == [{"type": "hello"}]
+    root = open_explorer(page, heatmap_explorer(), live=True)
+    assert root.locator(".attnlab-live").is_visible()
+    root.locator(".attnlab-live input").fill("3")
+    root.locator(".attnlab-live input").dispatch_event("change")
+    assert page.evaluate("window.sent")[-1] == {"type": "compute", "value": 3}
+
+
+def test_head_grid_draws_every_head_and_follows_the_layer(page):
+    maps = torch.softmax(torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(1)), -1)
+    root = open_explorer(page, HeadGridExplorer(maps, WORDS))
+    assert root.locator(".attnlab-panel").count() == 4
+    before = fills(page)
+    root.locator("select[aria-label='layer']").select_option("1")
+    assert fills(page) != before
+    root.locator(".attnlab-panel").nth(3).locator("rect[data-row='4'][data-col='1']").click()
+    assert root.locator(".attnlab-query[visibility='visible']").count() == 4
+
+
+def test_masked_entries_are_drawn_grey(page):
+    weights = torch.tensor([[1.0, float("-inf")], [0.3, 0.7]])
+    open_explorer(page, HeatmapExplorer({"scaled scores": weights}, ["a", "b"]))
+    assert fills(page)[1] == "#bbbbbb"
+
+
+def test_frame_explorer_selects_a_frame_and_shows_its_patches(page):
+    g = torch.Generator().manual_seed(2)
+    frames = torch.rand(8, 16, 16, 3, generator=g)
+    explorer = FrameExplorer(
+        frames,
+        torch.softmax(torch.randn(2, 8, 8, generator=g), -1),
+        torch.softmax(torch.randn(2, 8, 16, generator=g), -1),
+        grid=(4, 4),
+    )
+    root = open_explorer(page, explorer)
+    assert root.locator("canvas").count() == 8
+    assert root.locator(".attnlab-selected").count() == 0
+    root.locator(".attnlab-frame").nth(5).click()
+    assert root.locator(".attnlab-selected").get_attribute("data-frame") == "5"
+    colours = (
+        root.locator(".attnlab-frame")
+        .nth(5)
+        .locator(".attnlab-overlay div")
+        .evaluate_all("ds => ds.map(d => d.style.background)")
+    )
+    assert len(colours) == 16 and all(c not in ("", "transparent") for c in colours)
+    before = fills(page)
+    root.locator("select[aria-label='head']").select_option("1")
+    assert fills(page) != before

@@ -1,0 +1,131 @@
+"""The explorers' Python side: what goes into the widget state, validation, and live recompute."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attnlab import AttnLabError, attention_weights
+from attnlab.plotting import cmap_hex
+
+widgets = pytest.importorskip("attnlab.widgets")
+FrameExplorer, HeadGridExplorer, HeatmapExplorer, qk_views = (
+    widgets.FrameExplorer,
+    widgets.HeadGridExplorer,
+    widgets.HeatmapExplorer,
+    widgets.qk_views,
+)
+
+WORDS = ["the", "cat", "sat", "on", "the", "mat"]
+
+
+def qk(seed=0, L=6, E=8):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(L, E, generator=g), torch.randn(L, E, generator=g)
+
+
+def test_views_are_scores_scaled_scores_and_weights():
+    q, k = qk()
+    views = qk_views(q, k)
+    torch.testing.assert_close(views["raw scores"], q @ k.T)
+    torch.testing.assert_close(views["scaled scores"], q @ k.T / 8**0.5)
+    torch.testing.assert_close(views["weights"], attention_weights(q, k))
+
+
+def test_state_carries_rounded_maps_labels_and_the_books_colour_map():
+    q, k = qk()
+    explorer = HeatmapExplorer(qk_views(q, k), WORDS, title="t")
+    data = explorer.data
+    assert data["shape"] == [1, 1, 6, 6] and data["views"] == ["weights", "scaled scores", "raw scores"]
+    assert data["x_labels"] == data["y_labels"] == WORDS
+    weights = data["maps"][0][0]
+    assert len(weights) == 36 and all(round(w, 4) == w for w in weights)
+    assert abs(sum(weights[:6]) - 1) < 1e-3
+    assert data["cmap"] == cmap_hex() and len(data["cmap"]) == 64
+    assert explorer.view == "weights" and explorer.query == -1
+
+
+def test_masked_entries_travel_as_null():
+    logits = torch.tensor([[0.5, float("-inf")], [0.1, 0.2]])
+    explorer = HeatmapExplorer({"scaled scores": logits}, ["a", "b"])
+    assert explorer.data["maps"][0][0] == [0.5, None, 0.1, 0.2]
+
+
+def test_settings_and_grid_shapes():
+    g = torch.Generator().manual_seed(1)
+    maps = torch.softmax(torch.randn(2, 4, 6, 6, generator=g), -1)
+    grid = HeadGridExplorer(maps, WORDS)
+    assert grid.kind == "grid" and grid.data["shape"] == [2, 4, 6, 6]
+    grid.layer, grid.head = 1, 3
+    many = HeatmapExplorer(None, WORDS, settings={"a": maps, "b": maps * 0.5}, setting_label="scale")
+    assert many.data["settings"] == ["a", "b"] and many.data["setting_label"] == "scale"
+
+
+def test_bad_input_is_a_clear_error():
+    q, k = qk()
+    with pytest.raises(AttnLabError, match=r"5 key labels for 6 keys: expected one label per key"):
+        HeatmapExplorer(attention_weights(q, k), WORDS[:5])
+    with pytest.raises(
+        AttnLabError, match=r"maps\['weights'\] must be \(L, S\), \(H, L, S\) or \(layers, H, L, S\), got shape \(6,\)"
+    ):
+        HeatmapExplorer(torch.ones(6), WORDS)
+    with pytest.raises(AttnLabError, match=r"unknown view\(s\) \['logits'\] in maps"):
+        HeatmapExplorer({"logits": torch.ones(6, 6)}, WORDS)
+    with pytest.raises(AttnLabError, match=r"maps\['weights'\] contains NaN; masked entries should be -inf"):
+        HeatmapExplorer(torch.full((2, 2), float("nan")), ["a", "b"])
+    with pytest.raises(AttnLabError, match=r"every setting needs the same views and shape"):
+        HeatmapExplorer(None, settings={"a": torch.ones(2, 2), "b": torch.ones(3, 3)})
+    with pytest.raises(AttnLabError, match=r"give either maps \(one setting\) or settings"):
+        HeatmapExplorer(None)
+    explorer = HeatmapExplorer(attention_weights(q, k), WORDS)
+    with pytest.raises(AttnLabError, match=r"head 2 is out of range: this explorer has 1 \(0\.\.0\)"):
+        explorer.head = 2
+    with pytest.raises(AttnLabError, match=r"query 6 is out of range: expected -1 \(none\) or 0\.\.5"):
+        explorer.query = 6
+
+
+def test_live_recompute_adds_a_setting_and_survives_bad_values():
+    q, k = qk()
+
+    def compute(temperature):
+        if temperature <= 0:
+            raise ValueError("temperature must be positive")
+        return qk_views(q / temperature, k)
+
+    explorer = HeatmapExplorer(None, WORDS, settings={"τ=1": compute(1.0)}, setting_label="τ", compute=compute)
+    sent = []
+    explorer.send = sent.append
+    explorer._on_msg(explorer, {"type": "hello"}, None)
+    assert sent == [{"type": "live", "label": "τ"}]
+    explorer._on_msg(explorer, {"type": "compute", "value": 4}, None)
+    assert explorer.data["settings"] == ["τ=1", "τ=4"] and explorer.setting == 1
+    expected = HeatmapExplorer(compute(4.0), WORDS).data["maps"][0]
+    assert explorer.data["maps"][1] == expected
+    explorer._on_msg(explorer, {"type": "compute", "value": -1}, None)  # must not raise
+    assert sent[-1] == {"type": "error", "message": "ValueError: temperature must be positive"}
+    assert explorer.data["settings"] == ["τ=1", "τ=4"]
+    quiet = HeatmapExplorer(compute(1.0), WORDS)
+    quiet.send = sent.append
+    count = len(sent)
+    quiet._on_msg(quiet, {"type": "hello"}, None)  # no compute: no live input offered
+    assert len(sent) == count
+
+
+def test_frame_explorer_state_and_errors():
+    g = torch.Generator().manual_seed(2)
+    frames = torch.rand(8, 16, 16, 3, generator=g)
+    fmaps = torch.softmax(torch.randn(2, 8, 8, generator=g), -1)
+    pmaps = torch.softmax(torch.randn(2, 8, 16, generator=g), -1)
+    explorer = FrameExplorer(frames, fmaps, pmaps, grid=(4, 4))
+    data = explorer.data
+    assert len(data["frames"]) == 8 and len(data["frames"][0]) == 16 * 16 * 3
+    assert max(data["frames"][0]) <= 255 and data["heads"] == 2 and data["grid"] == [4, 4]
+    explorer.query = 7
+    with pytest.raises(AttnLabError, match=r"frame_maps must be \(T, T\) or \(H, T, T\) with T = 8 frames"):
+        FrameExplorer(frames, fmaps[:, :4, :4])
+    with pytest.raises(AttnLabError, match=r"patch_maps need grid"):
+        FrameExplorer(frames, fmaps, pmaps)
+    with pytest.raises(AttnLabError, match=r"patch_maps of shape \(2, 8, 16\) must be \(2, 8, 9\)"):
+        FrameExplorer(frames, fmaps, pmaps, grid=(3, 3))
+    with pytest.raises(AttnLabError, match=r"frames must be \(T, h, w, 3\)"):
+        FrameExplorer(frames[..., 0], fmaps)
