@@ -11,15 +11,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 NOTEBOOKS := $(wildcard chapters/*.ipynb)
+NPM := $(shell command -v npm 2>/dev/null)
+NPM_STAMP := node_modules/.npm-ci.stamp
 
-.PHONY: help setup chromium book test lint unit nbval serve bench clean
+.PHONY: help setup vendor vendor-clean chromium book test lint unit browser nbval serve bench clean
 
 help:
-	@echo "make book   set up .venv, build the HTML book into _build/html"
-	@echo "make test   set up .venv, run ruff, the unit tests and the notebooks (pytest --nbval)"
+	@echo "make book   set up .venv, build the HTML book into _build/html (offline-complete when npm is there)"
+	@echo "make test   set up .venv, run ruff, the unit tests, the notebooks (pytest --nbval) and the browser tests"
 	@echo "make serve  serve _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make bench  measure attention's time and memory into _build/bench/"
-	@echo "make clean  remove _build (keeps .venv)"
+	@echo "make clean  remove _build (keeps .venv; make vendor-clean removes node_modules and _vendor_static)"
 
 setup: $(STAMP)
 
@@ -33,7 +35,26 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-book: setup
+# The JavaScript the book serves itself (MathJax, require.js, the widget manager, anywidget's front
+# end), pinned in package-lock.json. tools/vendor_js.py copies what pages load into _vendor_static/;
+# tools/offline_js.py (a Sphinx extension) serves it, or leaves pages on the public CDNs without it.
+# On a machine with npm but no registry, `make book NPM=` takes the CDN route.
+ifeq ($(NPM),)
+vendor: setup
+	@echo "Node/npm not found: the book will load MathJax and the widget manager from public CDNs"
+	@$(BIN)/python tools/vendor_js.py --clean >/dev/null
+else
+vendor: setup $(NPM_STAMP)
+	@$(BIN)/python tools/vendor_js.py
+$(NPM_STAMP): package-lock.json package.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+endif
+
+vendor-clean:
+	rm -rf node_modules _vendor_static
+
+book: setup vendor
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo
 	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser, or run: make serve"
@@ -41,6 +62,9 @@ book: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+unit: setup
+	$(BIN)/python -m pytest --ignore=tests/browser/test_offline_pages.py
 
 # The browser tests drive Debian's Chromium through playwright (its own browser download fails
 # offline). Installed here when we can (root with apt-get); otherwise those tests skip and say why.
@@ -51,8 +75,9 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "no chromium and no way to install it: the browser tests will be skipped"; fi
 
-unit: setup chromium
-	$(BIN)/python -m pytest
+# The built book in Chromium, over file:// and a localhost server, with the network cut off.
+browser: book chromium
+	$(BIN)/python -m pytest tests/browser/test_offline_pages.py
 
 nbval: setup
 ifneq ($(NOTEBOOKS),)
@@ -61,7 +86,7 @@ else
 	@echo "no chapter notebooks yet: nothing for nbval to run"
 endif
 
-test: lint unit nbval
+test: lint unit nbval browser
 
 _build/html/index.html:
 	$(MAKE) book
