@@ -1,0 +1,63 @@
+"""The book's sources keep their promises: one repository URL, Binder's pins, a Colab install cell."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"]
+INSTALL = re.compile(r"except ImportError:\s*\n\s*%pip install --quiet \"attnlab\[book\] @ git\+(?P<url>\S+)\"")
+
+
+def pins(path: Path) -> dict[str, str]:
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    return dict(ln.split("==") for ln in lines if ln and not ln.startswith(("#", "-")))
+
+
+def notebooks() -> list[Path]:
+    return [ROOT / "book" / "intro.md", *sorted((ROOT / "chapters").glob("*.ipynb"))]
+
+
+def first_code_cell(path: Path) -> str:
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text())["cells"]
+        return "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    return path.read_text().split("```{code-cell} ipython3", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_first_cell_installs_attnlab_from_the_configured_repository(path):
+    match = INSTALL.search(first_code_cell(path))
+    assert match, f"{path.name}: the first code cell must install attnlab when it is missing (Colab)"
+    assert match["url"] == REPO_URL, f"{path.name} installs from {match['url']}, _config.yml says {REPO_URL}"
+
+
+def test_one_repository_url_everywhere():
+    assert REPO_URL.startswith("https://")
+    assert f"git clone {REPO_URL}" in (ROOT / "book" / "how_to_use.md").read_text()
+    launch = CONFIG["launch_buttons"]
+    assert launch["binderhub_url"] and launch["colab_url"]
+    assert CONFIG["html"]["use_repository_button"] and CONFIG["html"]["use_download_button"]
+
+
+def test_binder_pins_agree_with_requirements_and_take_cpu_torch():
+    binder, main = pins(ROOT / "binder" / "requirements.txt"), pins(ROOT / "requirements.txt")
+    assert binder.pop("torch") == main["torch"] + "+cpu"
+    assert "download.pytorch.org/whl/cpu" in (ROOT / "binder" / "requirements.txt").read_text()
+    for name, version in binder.items():
+        if name in main:
+            assert version == main[name], f"binder pins {name}=={version}, requirements.txt {main[name]}"
+    assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_ci_and_publishing_call_the_same_make_targets():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in (ROOT / ".ci" / "run").read_text()
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert "run: make test" in workflow and "run: make book" in workflow
