@@ -1,0 +1,345 @@
+"""The built book in headless Chromium: nothing from the network, math typeset, every widget rendered.
+
+Each page of _build/html is opened twice, over file:// and over http://127.0.0.1 (the handler of
+`python -m http.server`, in a thread). A request that leaves the machine is blocked and fails the test,
+as do failed requests, HTTP errors, console errors and uncaught exceptions. Then every `.math` element
+must hold MathJax output and every widget view an element the widget manager drew.
+
+    make book && .venv/bin/python -m pytest tests/browser -v
+
+Needs the `playwright` package (pip; do not run `playwright install`) and a Chromium at
+PATH (or $CHROMIUM); $BOOK_HTML points at another built site. Skips when any is missing.
+Page-specific interactions (a slider that must move a plot, a click that must redraw) go in
+INTERACTIONS, written with the helpers below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from .browser import CHROMIUM_ARGS, chromium_path
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+LOCAL_SCHEMES = {"file", "data", "blob", "about"}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+TIMEOUT_MS = 20_000
+# Console errors known to be harmless, as regular expressions. Keep this empty if you can.
+IGNORED_CONSOLE_ERRORS: list[re.Pattern[str]] = []
+VIEW_SCRIPT = 'script[type="application/vnd.jupyter.widget-view+json"]'
+
+
+def built_pages() -> list[str]:
+    """Every HTML page of the built site, relative to it, except redirects."""
+    if not (SITE / "index.html").is_file():
+        return []
+    pages = []
+    for path in sorted(SITE.rglob("*.html")):
+        rel = path.relative_to(SITE).as_posix()
+        if rel.startswith(("_static/", "_sources/", "_images/")):
+            continue
+        if 'http-equiv="Refresh"' in path.read_text(encoding="utf-8", errors="replace")[:2000]:
+            continue  # index.html: a redirect to the first page
+        pages.append(rel)
+    return pages
+
+
+PAGES = built_pages() or [pytest.param(None, marks=pytest.mark.skip(reason=f"no built book in {SITE}: make book"))]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Fixtures: one Chromium and one local http server for the session
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)"
+    )
+    executable = chromium_path()
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def http_root() -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(params=["file", "http"])
+def site_root(request: pytest.FixtureRequest) -> str:
+    if request.param == "file":
+        return SITE.resolve().as_uri() + "/"
+    return request.getfixturevalue("http_root")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Helpers, for the tests below and for page-specific checks
+
+
+@dataclass
+class PageRecord:
+    """What a page did while it loaded and ran."""
+
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # left the machine: always a failure
+    failed: list[str] = field(default_factory=list)
+    http_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return [
+            *(f"network request (blocked): {url}" for url in self.blocked),
+            *(f"failed request: {entry}" for entry in self.failed),
+            *(f"HTTP error: {entry}" for entry in self.http_errors),
+            *(f"console error: {text}" for text in self.console_errors),
+            *(f"uncaught exception: {text}" for text in self.page_errors),
+        ]
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in LOCAL_SCHEMES or (parts.scheme in {"http", "https"} and parts.hostname in LOCAL_HOSTS)
+
+
+@contextmanager
+def open_page(browser: Any, url: str) -> Iterator[tuple[Any, PageRecord]]:
+    """Open `url` in a fresh browser context that blocks and records every non-local request.
+
+    Waits for the load event, MathJax's first typeset and the widget views; yields (page, record).
+    """
+    record = PageRecord()
+    context = browser.new_context()
+    try:
+
+        def route(route: Any) -> None:
+            if is_local(route.request.url):
+                route.continue_()
+            else:
+                record.blocked.append(route.request.url)
+                route.abort("internetdisconnected")
+
+        def on_failed(request: Any) -> None:
+            if is_local(request.url):
+                record.failed.append(f"{request.url} ({request.failure})")
+
+        def on_response(response: Any) -> None:
+            if response.status >= 400:
+                record.http_errors.append(f"{response.url} ({response.status})")
+
+        def on_console(message: Any) -> None:
+            if message.type == "error" and not any(p.search(message.text) for p in IGNORED_CONSOLE_ERRORS):
+                record.console_errors.append(f"{message.text} [{message.location.get('url', '')}]")
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("request", lambda request: record.requests.append(request.url))
+        page.on("requestfailed", on_failed)
+        page.on("response", on_response)
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: record.page_errors.append(str(error)))
+        page.goto(url, wait_until="load")
+        wait_until_ready(page)
+        yield page, record
+    finally:
+        context.close()
+
+
+def wait_until_ready(page: Any) -> None:
+    """Wait for MathJax's first typeset and for every widget view to be drawn (or to fail)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+    if page.locator(VIEW_SCRIPT).count():
+        # On a timeout, assert_widgets_rendered says which views are empty.
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(
+                """(selector) => Array.from(document.querySelectorAll(selector)).every((script) => {
+                     const area = script.previousElementSibling;
+                     if (!area || !area.classList.contains("widget-subarea")) return false;
+                     const view = area.firstElementChild;
+                     return view && (view.childElementCount > 0 || view.textContent.trim() !== "");
+                   })""",
+                arg=VIEW_SCRIPT,
+                timeout=TIMEOUT_MS,
+            )
+    page.wait_for_load_state("networkidle")
+
+
+def assert_no_problems(record: PageRecord) -> None:
+    problems = record.problems()
+    assert not problems, "\n".join(problems)
+
+
+def assert_math_typeset(page: Any) -> int:
+    """Every Sphinx math element holds MathJax output and no MathJax error. Returns how many there are."""
+    result = page.evaluate(
+        """() => {
+             const math = Array.from(document.querySelectorAll("div.math, span.math"));
+             return {
+               total: math.length,
+               raw: math.filter((m) => !m.querySelector("mjx-container")).map((m) => m.textContent.slice(0, 80)),
+               errors: Array.from(document.querySelectorAll("mjx-merror")).map((e) => e.textContent.slice(0, 80)),
+             };
+           }"""
+    )
+    assert not result["raw"], f"math left untypeset (is MathJax loaded?): {result['raw']}"
+    assert not result["errors"], f"MathJax errors: {result['errors']}"
+    return result["total"]
+
+
+def assert_widgets_rendered(page: Any) -> int:
+    """Every widget view in the page was drawn: no empty placeholder, no error widget, no stale text.
+
+    Returns the number of widget views.
+    """
+    result = page.evaluate(
+        """(selector) => {
+             const scripts = Array.from(document.querySelectorAll(selector));
+             const empty = [];
+             scripts.forEach((script, i) => {
+               const area = script.previousElementSibling;
+               const view = area && area.classList.contains("widget-subarea") ? area.firstElementChild : null;
+               const drawn = view && (view.childElementCount > 0 || view.textContent.trim() !== "");
+               const box = view ? view.getBoundingClientRect() : null;
+               if (!drawn || !box || box.width === 0 || box.height === 0) {
+                 empty.push(`view ${i}: ${script.textContent}`);
+               }
+             });
+             const text = document.body.innerText;
+             return {
+               views: scripts.length,
+               empty,
+               errors: Array.from(document.querySelectorAll(".jupyter-widgets-error-widget"))
+                 .map((e) => e.innerText.slice(0, 200)),
+               loading: /Loading widget|Error displaying widget/.test(text),
+             };
+           }""",
+        VIEW_SCRIPT,
+    )
+    assert not result["empty"], "widget views not drawn:\n" + "\n".join(result["empty"])
+    assert not result["errors"], f"error widgets: {result['errors']}"
+    assert not result["loading"], "a 'Loading widget...' / 'Error displaying widget' placeholder is left"
+    return result["views"]
+
+
+def drag_slider(page: Any, slider: Any, fraction: float) -> None:
+    """Drag an ipywidgets slider (a `.widget-slider` locator) to `fraction` (0..1) of its track."""
+    track = slider.locator(".noUi-base")
+    handle = slider.locator(".noUi-handle").first
+    track_box, handle_box = track.bounding_box(), handle.bounding_box()
+    assert track_box and handle_box, "the slider is not visible"
+    handle.scroll_into_view_if_needed()
+    track_box, handle_box = track.bounding_box(), handle.bounding_box()
+    y = handle_box["y"] + handle_box["height"] / 2
+    page.mouse.move(handle_box["x"] + handle_box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track_box["x"] + fraction * track_box["width"], y, steps=8)
+    page.mouse.up()
+
+
+def slider_value(slider: Any) -> str:
+    return slider.locator(".noUi-handle").first.get_attribute("aria-valuetext") or ""
+
+
+def assert_click_changes(page: Any, target: Any, watched: Any | None = None) -> None:
+    """Clicking `target` changes the HTML of `watched` (default: `target`) within the timeout."""
+    watched = watched or target
+    before = watched.inner_html()
+    target.click()
+    page.wait_for_function("([el, before]) => el.innerHTML !== before", arg=[watched.element_handle(), before])
+
+
+def explorer_fills(explorer: Any) -> list[str]:
+    return explorer.locator("rect[data-row]").evaluate_all("rs => rs.map(r => r.getAttribute('fill'))")
+
+
+def intro_explorer(page: Any) -> None:
+    """The intro's explorer answers a reader with no kernel: a new training stage, then a query row."""
+    explorer = page.locator(".attnlab-explorer").first
+    assert explorer.locator("rect[data-row]").count() == 49
+    trained = explorer_fills(explorer)
+    explorer.locator("select[aria-label='training']").select_option(label="untrained")
+    assert explorer_fills(explorer) != trained, "choosing a training stage did not redraw the map"
+    assert explorer.locator(".attnlab-bar").count() == 0
+    explorer.locator("rect[data-row='3'][data-col='0']").click()  # the verb, "chased"
+    assert explorer.locator(".attnlab-bar").count() == 7
+    assert "chased" in explorer.locator(".attnlab-hint").inner_text()
+    assert explorer.locator(".attnlab-live").is_hidden()  # no kernel: no free-value input
+
+
+# Page-specific interactions, run over file:// and http after the generic checks: one per explorer.
+INTERACTIONS: dict[str, Callable[[Any], None]] = {"book/intro.html": intro_explorer}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tests
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_offline(browser: Any, site_root: str, page_path: str) -> None:
+    with open_page(browser, site_root + page_path) as (page, record):
+        assert record.requests, "the page made no requests at all"
+        assert_no_problems(record)  # first: a blocked or failed script is why math or widgets are missing
+        assert_math_typeset(page)
+        assert_widgets_rendered(page)
+        if page_path in INTERACTIONS:
+            INTERACTIONS[page_path](page)
+            page.wait_for_load_state("networkidle")
+            assert_no_problems(record)
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_every_image_has_alt_text(browser: Any, page_path: str) -> None:
+    with open_page(browser, SITE.resolve().as_uri() + "/" + page_path) as (page, _):
+        missing = page.eval_on_selector_all(
+            "img, svg[role='img']:not([aria-hidden='true'])",  # aria-hidden: decorative icons
+            """els => els.filter(e => e.tagName === 'IMG' ? !(e.getAttribute('alt') || '').trim()
+                                                          : !e.querySelector('title'))
+                      .map(e => e.outerHTML.slice(0, 120))""",
+        )
+        assert not missing, f"images without alt text: {missing}"
+
+
+def test_search_finds_the_books_words(browser: Any, site_root: str) -> None:
+    with open_page(browser, site_root + "search.html?q=softmax") as (page, record):
+        page.wait_for_selector("#search-results ul.search li", timeout=TIMEOUT_MS)
+        hits = page.locator("#search-results ul.search li a").all_inner_texts()
+        assert any("Notation" in hit for hit in hits), f"searching 'softmax' found {hits}"
+        assert_no_problems(record)
+
+
+def test_navigation_shows_the_parts(browser: Any) -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    with open_page(browser, SITE.resolve().as_uri() + "/book/intro.html") as (page, _):
+        captions = page.locator(".bd-sidebar .caption-text").all_inner_texts()
+        assert captions == [part["caption"] for part in toc["parts"]]
