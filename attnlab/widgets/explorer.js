@@ -39,12 +39,19 @@ function heatmap(parent, rows, cols, opts) {
   const svg = make("svg", { width: left + cols * cell + 4, height: top + rows * cell + 4, class: "attnlab-map", role: "img" }, parent, SVG);
   make("title", { text: opts.alt || "attention map" }, svg, SVG);
   const rects = [];
+  let shown = [];
+  const name = (i, j) => (opts.rowLabels ? opts.rowLabels[i] : i) + " → " + (opts.colLabels ? opts.colLabels[j] : j);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const r = make("rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, "data-row": i, "data-col": j }, svg, SVG);
-      const tip = make("title", {}, r, SVG);
       r.addEventListener("click", () => opts.onRow && opts.onRow(i));
-      rects.push([r, tip]);
+      // The tooltip is written when the pointer arrives, not on every redraw (thousands of cells).
+      r.addEventListener("mouseenter", () => {
+        const v = shown[i * cols + j];
+        const tip = r.firstChild || make("title", {}, r, SVG);
+        tip.textContent = `${name(i, j)}: ${Number.isFinite(v) ? v.toFixed(3) : "masked"}`;
+      });
+      rects.push(r);
     }
   }
   (opts.rowLabels || []).forEach((s, i) => {
@@ -58,13 +65,11 @@ function heatmap(parent, rows, cols, opts) {
   const box = make("rect", { x: 0, y: 0, width: cols * cell - 1, height: cell - 1, class: "attnlab-query", visibility: "hidden", fill: "none", stroke: "#e8590c", "stroke-width": 2.5 }, svg, SVG);
   return (values, view, cmap, query) => {
     const [lo, hi] = limits(view, values);
-    rects.forEach(([r, tip], idx) => {
+    shown = values;
+    rects.forEach((r, idx) => {
       const v = values[idx];
-      r.setAttribute("fill", Number.isFinite(v) ? colour(cmap, v, lo, hi) : "#bbbbbb");
-      const i = Math.floor(idx / cols);
-      const j = idx % cols;
-      const name = (opts.rowLabels ? opts.rowLabels[i] : i) + " → " + (opts.colLabels ? opts.colLabels[j] : j);
-      tip.textContent = `${name}: ${Number.isFinite(v) ? v.toFixed(3) : "masked"}`;
+      const fill = Number.isFinite(v) ? colour(cmap, v, lo, hi) : "#bbbbbb";
+      if (r.getAttribute("fill") !== fill) r.setAttribute("fill", fill);
     });
     if (query >= 0 && query < rows) {
       box.setAttribute("x", left);

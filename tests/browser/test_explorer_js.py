@@ -161,3 +161,10 @@ def test_frame_explorer_selects_a_frame_and_shows_its_patches(page):
     before = fills(page)
     root.locator("select[aria-label='head']").select_option("1")
     assert fills(page) != before
+
+
+def test_hovering_a_cell_names_the_pair_and_its_value(page):
+    root = open_explorer(page, HeatmapExplorer(torch.tensor([[0.25, 0.75], [1.0, 0.0]]), ["a", "b"]))
+    cell = root.locator("rect[data-row='0'][data-col='1']")
+    cell.hover()
+    assert cell.locator("title").text_content() == "a → b: 0.750"
