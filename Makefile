@@ -81,7 +81,7 @@ browser: book chromium
 
 nbval: setup
 ifneq ($(NOTEBOOKS),)
-	$(BIN)/python -m pytest --nbval $(NOTEBOOKS) --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 else
 	@echo "no chapter notebooks yet: nothing for nbval to run"
 endif

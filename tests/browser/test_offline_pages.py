@@ -297,8 +297,26 @@ def intro_explorer(page: Any) -> None:
     assert explorer.locator(".attnlab-live").is_hidden()  # no kernel: no free-value input
 
 
+def self_attention_explorer(page: Any) -> None:
+    """Chapter 1: a temperature, a view and a query redraw the trained lookup layer's map."""
+    explorer = page.locator(".attnlab-explorer").first
+    assert explorer.locator("rect[data-row]").count() == 144
+    weights = explorer_fills(explorer)
+    explorer.locator("select[aria-label='temperature']").select_option(label="τ = 4")
+    assert explorer_fills(explorer) != weights, "a new temperature did not redraw the weights"
+    explorer.locator("select[aria-label='show']").select_option(label="raw scores")
+    raw = explorer_fills(explorer)
+    explorer.locator("select[aria-label='temperature']").select_option(label="τ = 0.25")
+    assert explorer_fills(explorer) == raw, "raw scores must not depend on the temperature"
+    explorer.locator("rect[data-row='7'][data-col='0']").click()
+    assert explorer.locator(".attnlab-bar").count() == 12
+
+
 # Page-specific interactions, run over file:// and http after the generic checks: one per explorer.
-INTERACTIONS: dict[str, Callable[[Any], None]] = {"book/intro.html": intro_explorer}
+INTERACTIONS: dict[str, Callable[[Any], None]] = {
+    "book/intro.html": intro_explorer,
+    "chapters/01_self_attention.html": self_attention_explorer,
+}
 
 
 # ----------------------------------------------------------------------------------------------------
