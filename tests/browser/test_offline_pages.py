@@ -312,10 +312,24 @@ def self_attention_explorer(page: Any) -> None:
     assert explorer.locator(".attnlab-bar").count() == 12
 
 
+def masking_explorer(page: Any) -> None:
+    """Chapter 3: choosing a mask redraws the map; masked pairs are grey in the scaled scores."""
+    explorer = page.locator(".attnlab-explorer").first
+    open_map = explorer_fills(explorer)
+    explorer.locator("select[aria-label='mask']").select_option(label="causal · 12 real tokens")
+    assert explorer_fills(explorer) != open_map, "choosing the causal mask did not redraw the map"
+    explorer.locator("select[aria-label='show']").select_option(label="scaled scores")
+    fills = explorer_fills(explorer)
+    assert fills.count("#bbbbbb") == 12 * 11 // 2, "the causal mask's upper triangle should be grey"
+    explorer.locator("select[aria-label='mask']").select_option(label="padding · 5 real + 7 pad")
+    assert explorer_fills(explorer).count("#bbbbbb") == 12 * 7
+
+
 # Page-specific interactions, run over file:// and http after the generic checks: one per explorer.
 INTERACTIONS: dict[str, Callable[[Any], None]] = {
     "book/intro.html": intro_explorer,
     "chapters/01_self_attention.html": self_attention_explorer,
+    "chapters/03_masking.html": masking_explorer,
 }
 
 
