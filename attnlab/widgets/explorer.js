@@ -149,25 +149,34 @@ function renderHeatmap(model, el, grid) {
   sels.setting = data.settings.length > 1 ? select(controls, data.setting_label || "setting", data.settings, model.get("setting"), (v) => set("setting", v)) : null;
   if (data.views.length > 1) sels.view = select(controls, "show", data.views, data.views.indexOf(model.get("view")), (v) => set("view", data.views[v]));
   if (layers > 1) sels.layer = select(controls, "layer", [...Array(layers).keys()].map(String), model.get("layer"), (v) => set("layer", v));
-  if (!grid && heads > 1) sels.head = select(controls, "head", [...Array(heads).keys()].map(String), model.get("head"), (v) => set("head", v));
+  if (heads > 1) sels.head = select(controls, "head", [...Array(heads).keys()].map(String), model.get("head"), (v) => set("head", v));
   const offLive = liveInput(model, controls);
   const onRow = (i) => set("query", model.get("query") === i ? -1 : i);
-  const panels = grid ? [...Array(heads).keys()] : [null];
-  const draws = panels.map((h) => {
-    const cellBox = make("div", { class: "attnlab-panel" }, body);
-    if (h !== null) make("div", { class: "attnlab-panel-title", text: `head ${h}` }, cellBox);
-    return heatmap(cellBox, L, S, { rowLabels: grid ? null : data.y_labels, colLabels: grid ? null : data.x_labels, cell: grid ? Math.max(6, Math.min(16, Math.floor(160 / Math.max(L, S)))) : data.cell || 22, onRow, alt: data.alt });
-  });
-  const bars = grid ? null : rowBars(body);
+  // A grid shows every head small (click one to choose it); the chosen head is drawn large, labelled.
+  const small = grid ? make("div", { class: "attnlab-grid" }, body) : null;
+  const panels = grid
+    ? [...Array(heads).keys()].map((h) => {
+        const box = make("div", { class: "attnlab-panel", "data-head": h }, small);
+        make("div", { class: "attnlab-panel-title", text: `head ${h}` }, box);
+        box.addEventListener("click", () => set("head", h)); // a click in a cell also picks its query
+        const cell = Math.max(5, Math.min(14, Math.floor(140 / Math.max(L, S))));
+        return { box, draw: heatmap(box, L, S, { cell, onRow, alt: `${data.alt}, head ${h}` }) };
+      })
+    : [];
+  const detail = make("div", { class: "attnlab-detail" }, body);
+  const drawDetail = heatmap(detail, L, S, { rowLabels: data.y_labels, colLabels: data.x_labels, cell: data.cell || 22, onRow, alt: data.alt });
+  const bars = rowBars(body);
   const draw = () => {
     try {
       const s = state();
       const cmap = data.cmap;
-      draws.forEach((d, idx) => d(mapValues(data, s.setting, s.view, s.layer, grid ? idx : s.head), s.view, cmap, s.query));
-      if (bars) {
-        const values = mapValues(data, s.setting, s.view, s.layer, s.head);
-        bars(data.x_labels, s.query >= 0 ? values.slice(s.query * S, (s.query + 1) * S) : [], s.query, data.y_labels[s.query]);
-      }
+      panels.forEach(({ box, draw: d }, h) => {
+        d(mapValues(data, s.setting, s.view, s.layer, h), s.view, cmap, s.query);
+        box.classList.toggle("attnlab-chosen", h === s.head);
+      });
+      const values = mapValues(data, s.setting, s.view, s.layer, s.head);
+      drawDetail(values, s.view, cmap, s.query);
+      bars(data.x_labels, s.query >= 0 ? values.slice(s.query * S, (s.query + 1) * S) : [], s.query, data.y_labels[s.query]);
       for (const key of ["setting", "layer", "head"]) if (sels[key]) sels[key].value = String(s[key]);
       if (sels.view) sels.view.value = String(data.views.indexOf(s.view));
       el.dataset.drawn = `${s.setting}/${s.view}/${s.layer}/${s.head}/${s.query}`;

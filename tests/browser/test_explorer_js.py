@@ -120,15 +120,23 @@ def test_live_input_appears_only_when_a_kernel_answers(page):
     assert page.evaluate("window.sent")[-1] == {"type": "compute", "value": 3}
 
 
-def test_head_grid_draws_every_head_and_follows_the_layer(page):
+def test_head_grid_draws_every_head_and_follows_the_layer_and_the_chosen_head(page):
     maps = torch.softmax(torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(1)), -1)
     root = open_explorer(page, HeadGridExplorer(maps, WORDS))
-    assert root.locator(".attnlab-panel").count() == 4
-    before = fills(page)
+    assert root.locator(".attnlab-grid .attnlab-panel").count() == 4
+    assert root.locator(".attnlab-chosen").get_attribute("data-head") == "0"
+    detail = "#root .attnlab-detail rect[data-row]"
+    before, detail_before = fills(page), fills(page, detail)
     root.locator("select[aria-label='layer']").select_option("1")
     assert fills(page) != before
-    root.locator(".attnlab-panel").nth(3).locator("rect[data-row='4'][data-col='1']").click()
-    assert root.locator(".attnlab-query[visibility='visible']").count() == 4
+    root.locator(".attnlab-grid .attnlab-panel").nth(3).locator("rect[data-row='4'][data-col='1']").click()
+    assert page.evaluate("[window.model.get('head'), window.model.get('query')]") == [3, 4]
+    assert root.locator(".attnlab-chosen").get_attribute("data-head") == "3"
+    assert fills(page, detail) != detail_before  # the large map now shows head 3
+    assert root.locator(".attnlab-query[visibility='visible']").count() == 5  # four panels and the large map
+    assert root.locator(".attnlab-bar").count() == 6
+    root.locator("select[aria-label='head']").select_option("2")
+    assert root.locator(".attnlab-chosen").get_attribute("data-head") == "2"
 
 
 def test_masked_entries_are_drawn_grey(page):
