@@ -312,6 +312,26 @@ def self_attention_explorer(page: Any) -> None:
     assert explorer.locator(".attnlab-bar").count() == 12
 
 
+def multi_head_explorers(page: Any) -> None:
+    """Chapter 2: the translator's map follows training; the head grid follows training and the chosen head."""
+    translator = page.locator(".attnlab-explorer").filter(has_not=page.locator(".attnlab-grid")).first
+    trained = explorer_fills(translator)
+    translator.locator("select[aria-label='training']").select_option(label="untrained")
+    assert explorer_fills(translator) != trained
+    grid = page.locator(".attnlab-explorer").filter(has=page.locator(".attnlab-grid")).first
+    assert grid.locator(".attnlab-grid .attnlab-panel").count() == 2
+    large = grid.locator(".attnlab-detail")
+    head0 = explorer_fills(large)
+    grid.locator(".attnlab-grid .attnlab-panel").nth(1).click()
+    assert grid.locator(".attnlab-chosen").get_attribute("data-head") == "1"
+    assert explorer_fills(large) != head0, "choosing head 1 did not redraw the large map"
+    grid.locator("rect[data-row='2'][data-col='0']").first.click()
+    assert grid.locator(".attnlab-query[visibility='visible']").count() == 3  # both heads and the large map
+    before = explorer_fills(grid)
+    grid.locator("select[aria-label='training']").select_option(label="untrained")
+    assert explorer_fills(grid) != before
+
+
 def masking_explorer(page: Any) -> None:
     """Chapter 3: choosing a mask redraws the map; masked pairs are grey in the scaled scores."""
     explorer = page.locator(".attnlab-explorer").first
@@ -329,6 +349,7 @@ def masking_explorer(page: Any) -> None:
 INTERACTIONS: dict[str, Callable[[Any], None]] = {
     "book/intro.html": intro_explorer,
     "chapters/01_self_attention.html": self_attention_explorer,
+    "chapters/02_multi_head_attention.html": multi_head_explorers,
     "chapters/03_masking.html": masking_explorer,
 }
 
