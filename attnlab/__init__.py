@@ -5,6 +5,7 @@ a drop-in multi-head attention, masks and their conventions, and a way to read a
 """
 
 from .capture import capture_attention
+from .clip import LayerNorm, QuickGELU, ResidualAttentionBlock, Transformer, VisionTransformer
 from .device import available_devices, default_device
 from .errors import AttnLabError
 from .functional import IMPLS, attention_logits, attention_weights, scaled_dot_product_attention
@@ -19,13 +20,21 @@ from .masks import (
     to_mha_mask,
 )
 from .mha import MultiHeadAttention
+from .ran import ResidualAttentionModule, ResidualUnit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IMPLS",
     "AttnLabError",
+    "LayerNorm",
     "MultiHeadAttention",
+    "QuickGELU",
+    "ResidualAttentionBlock",
+    "ResidualAttentionModule",
+    "ResidualUnit",
+    "Transformer",
+    "VisionTransformer",
     "__version__",
     "additive_to_bool",
     "attention_logits",

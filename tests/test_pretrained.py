@@ -1,0 +1,98 @@
+"""load_clip on synthetic checkpoints: a state dict and a TorchScript archive, with CLIP's names."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from attnlab import AttnLabError, capture_attention
+from attnlab.pretrained import CLIP, load_clip
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoint-keys.json"
+SMALL = {
+    "embed_dim": 32,
+    "image_resolution": 32,
+    "vision_layers": 2,
+    "vision_width": 64,
+    "vision_patch_size": 8,
+    "context_length": 12,
+    "vocab_size": 100,
+    "transformer_width": 64,
+    "transformer_heads": 1,
+    "transformer_layers": 3,
+}
+
+
+def small_clip(seed=0):
+    torch.manual_seed(seed)
+    model = CLIP(**SMALL)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    return model.eval()
+
+
+def inputs():
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(1, 90, (2, 12), generator=g)
+    tokens[:, 5] = 99  # the end-of-text token has the largest id
+    return torch.randn(3, 3, 32, 32, generator=g), tokens
+
+
+def test_names_and_shapes_are_clip_vit_b32s():
+    keys = json.loads(REFERENCE.read_text())
+    vit_b32 = {k: tuple(v) for k, v in keys[next(k for k in keys if k.startswith("CLIP ViT-B/32"))].items()}
+    with torch.device("meta"):
+        model = CLIP(512, 224, 12, 768, 32, 77, 49408, 512, 8, 12)
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == vit_b32
+
+
+def test_state_dict_file_round_trip(tmp_path):
+    original = small_clip()
+    state = original.state_dict()
+    state.update(input_resolution=torch.tensor(32), context_length=torch.tensor(12), vocab_size=torch.tensor(100))
+    torch.save(state, tmp_path / "clip.pt")
+    loaded = load_clip(tmp_path / "clip.pt")
+    assert loaded.visual.input_resolution == 32 and loaded.visual.patch_size == 8
+    assert len(loaded.visual.transformer.resblocks) == 2 and len(loaded.transformer.resblocks) == 3
+    images, tokens = inputs()
+    for got, want in zip(loaded(images, tokens), original(images, tokens), strict=True):
+        torch.testing.assert_close(got, want)
+    with capture_attention(loaded.visual) as maps:
+        loaded.encode_image(images)
+    assert maps["transformer.resblocks.1.attn"].shape == (3, 1, 17, 17)
+
+
+def test_torchscript_archive(tmp_path):
+    original = small_clip(seed=2)
+    images, tokens = inputs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on Python-side checks
+        torch.jit.trace(original, (images, tokens), check_trace=False).save(str(tmp_path / "clip.jit"))
+    loaded = load_clip(tmp_path / "clip.jit")
+    torch.testing.assert_close(loaded.encode_text(tokens), original.encode_text(tokens))
+    torch.testing.assert_close(loaded.encode_image(images), original.encode_image(images))
+
+
+def test_the_text_tower_is_causal():
+    model = small_clip()
+    _, tokens = inputs()
+    x = model.token_embedding(tokens) + model.positional_embedding
+    with capture_attention(model.transformer) as maps:
+        model.transformer(x.transpose(0, 1))
+    assert all((w.triu(1) == 0).all() for w in maps.values())
+
+
+def test_bad_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(AttnLabError, match=r"no checkpoint file at"):
+        load_clip(tmp_path / "missing.pt")
+    torch.save({"conv.weight": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(AttnLabError, match=r"is not a CLIP ViT checkpoint: no visual.conv1.weight"):
+        load_clip(tmp_path / "other.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(AttnLabError, match=r"holds a list, not a state dict"):
+        load_clip(tmp_path / "list.pt")
