@@ -345,12 +345,27 @@ def masking_explorer(page: Any) -> None:
     assert explorer_fills(explorer).count("#bbbbbb") == 12 * 7
 
 
+def vit_explorer(page: Any) -> None:
+    """Chapter 4: clicking an image overlays the class token's attention on it; a head recolours it."""
+    explorer = page.locator(".attnlab-explorer").first
+    assert explorer.locator("canvas").count() == 8
+    assert explorer.locator(".attnlab-selected").count() == 0
+    explorer.locator(".attnlab-frame").nth(2).click()
+    assert explorer.locator(".attnlab-selected").get_attribute("data-frame") == "2"
+    overlay = explorer.locator(".attnlab-frame").nth(2).locator(".attnlab-overlay div")
+    head0 = overlay.evaluate_all("ds => ds.map(d => d.style.background)")
+    assert len(head0) == 64 and all(c not in ("", "transparent") for c in head0)
+    explorer.locator("select[aria-label='head']").select_option("1")
+    assert overlay.evaluate_all("ds => ds.map(d => d.style.background)") != head0
+
+
 # Page-specific interactions, run over file:// and http after the generic checks: one per explorer.
 INTERACTIONS: dict[str, Callable[[Any], None]] = {
     "book/intro.html": intro_explorer,
     "chapters/01_self_attention.html": self_attention_explorer,
     "chapters/02_multi_head_attention.html": multi_head_explorers,
     "chapters/03_masking.html": masking_explorer,
+    "chapters/04_residual_attention.html": vit_explorer,
 }
 
 
