@@ -23,7 +23,7 @@ from attnlab import (
 )
 from attnlab.clip import LayerNorm
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoint-keys.json"
+REFERENCE = Path(__file__).resolve().parent / "data" / "checkpoint-keys.json"  # names and shapes of released models
 CHECKPOINTS = json.loads(REFERENCE.read_text())
 VIT_B32 = next(k for k in CHECKPOINTS if k.startswith("CLIP ViT-B/32"))
 

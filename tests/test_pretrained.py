@@ -12,7 +12,7 @@ import torch
 from attnlab import AttnLabError, capture_attention
 from attnlab.pretrained import CLIP, load_clip
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "checkpoint-keys.json"
+REFERENCE = Path(__file__).resolve().parent / "data" / "checkpoint-keys.json"  # names and shapes of released models
 SMALL = {
     "embed_dim": 32,
     "image_resolution": 32,
