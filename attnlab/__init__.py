@@ -19,7 +19,7 @@ from .masks import (
     padding_mask,
     to_mha_mask,
 )
-from .mha import MultiHeadAttention
+from .mha import MultiHeadAttention, project_heads
 from .ran import ResidualAttentionModule, ResidualUnit
 
 __version__ = "0.1.0"
@@ -48,6 +48,7 @@ __all__ = [
     "from_mha_mask",
     "key_padding_to_mask",
     "padding_mask",
+    "project_heads",
     "scaled_dot_product_attention",
     "to_mha_mask",
 ]

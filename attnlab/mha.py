@@ -22,7 +22,7 @@ from .errors import _require, _shape
 from .functional import _check_impl, attention_weights, scaled_dot_product_attention
 from .masks import causal_mask, combine_masks, from_mha_mask, key_padding_to_mask
 
-__all__ = ["MultiHeadAttention"]
+__all__ = ["MultiHeadAttention", "project_heads"]
 
 
 class MultiHeadAttention(nn.Module):
@@ -139,6 +139,32 @@ class MultiHeadAttention(nn.Module):
         if average_attn_weights:
             weights = weights.mean(dim=1)  # (N, L, S)
         return out, weights if batched else weights.squeeze(0)
+
+
+def project_heads(
+    mha: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor | None = None,
+    value: torch.Tensor | None = None,
+    *,
+    key_padding_mask: torch.Tensor | None = None,
+    attn_mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The per-head queries, keys and values a multi-head attention module computes, and its mask.
+
+    Works for attnlab's :class:`MultiHeadAttention` and ``torch.nn.MultiheadAttention`` alike, with the
+    module's own layout and mask conventions; ``key`` and ``value`` default to ``query`` (self-attention).
+    The mask comes back in attnlab's convention, ready for :func:`attnlab.attention_weights`.
+
+    Shapes:
+        query, key, value as the module takes them → q (N, H, L, E), k (N, H, S, E), v (N, H, S, E),
+        mask broadcastable to (N, H, L, S); unbatched input gives N = 1.
+    """
+    key = query if key is None else key
+    value = key if value is None else value
+    q, k, v, mask, _ = _project_and_mask(mha, query, key, value, key_padding_mask, attn_mask, is_causal)
+    return q, k, v, mask
 
 
 def _project_and_mask(

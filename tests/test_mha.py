@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from attnlab import IMPLS, AttnLabError, MultiHeadAttention
+from attnlab import IMPLS, AttnLabError, MultiHeadAttention, attention_weights, project_heads
 
 from .conftest import ATOL, randn, random_bool
 
@@ -206,3 +206,18 @@ def test_other_bad_input():
         mha(x, x, x[:, :4])
     with pytest.raises(AttnLabError, match=r"unknown impl 'flash'"):
         MultiHeadAttention(D, H, impl="flash")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_project_heads_gives_each_modules_own_heads(layout):
+    theirs, mine = pair(OPTIONS["bias-kv"], layout, torch.float64, "cpu")
+    q, k, v = inputs({}, layout, torch.float64, "cpu")
+    masks = mask_cases(layout, torch.float64, "cpu")["both-bool"]
+    for module in (theirs, mine):
+        hq, hk, hv, mask = project_heads(module, q, k, v, **masks)
+        batch = 1 if layout == "unbatched" else N
+        assert hq.shape == (batch, H, L, D // H) and hk.shape == hv.shape == (batch, H, S + 1, D // H)  # + bias_k
+        want = module(q, k, v, average_attn_weights=False, **masks)[1].reshape(batch, H, L, S + 1)
+        torch.testing.assert_close(attention_weights(hq, hk, mask), want)
+    x = q
+    torch.testing.assert_close(project_heads(mine, x)[0], project_heads(mine, x, x, x)[0])
