@@ -93,10 +93,15 @@ def http_root() -> Iterator[str]:
     server.server_close()
 
 
+def file_url(page_path: str = "") -> str:
+    """The built page's address over file://."""
+    return SITE.resolve().as_uri() + "/" + page_path
+
+
 @pytest.fixture(params=["file", "http"])
 def site_root(request: pytest.FixtureRequest) -> str:
     if request.param == "file":
-        return SITE.resolve().as_uri() + "/"
+        return file_url()
     return request.getfixturevalue("http_root")
 
 
@@ -393,7 +398,7 @@ def test_page_offline(browser: Any, site_root: str, page_path: str) -> None:
 
 @pytest.mark.parametrize("page_path", PAGES)
 def test_every_image_has_alt_text(browser: Any, page_path: str) -> None:
-    with open_page(browser, SITE.resolve().as_uri() + "/" + page_path) as (page, _):
+    with open_page(browser, file_url(page_path)) as (page, _):
         missing = page.eval_on_selector_all(
             "img, svg[role='img']:not([aria-hidden='true'])",  # aria-hidden: decorative icons
             """els => els.filter(e => e.tagName === 'IMG' ? !(e.getAttribute('alt') || '').trim()
@@ -413,7 +418,7 @@ def test_search_finds_the_books_words(browser: Any, site_root: str) -> None:
 
 def test_navigation_shows_the_parts(browser: Any) -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    with open_page(browser, SITE.resolve().as_uri() + "/book/intro.html") as (page, _):
+    with open_page(browser, file_url("book/intro.html")) as (page, _):
         captions = page.locator(".bd-sidebar .caption-text").all_inner_texts()
         assert captions == [part["caption"] for part in toc["parts"]]
 
