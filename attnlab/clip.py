@@ -35,31 +35,36 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
+def _mlp(d_model: int) -> nn.Sequential:
+    """CLIP's MLP, keys ``c_fc`` and ``c_proj``: D → 4D → QuickGELU → D."""
+    hidden = [
+        ("c_fc", nn.Linear(d_model, d_model * 4)),
+        ("gelu", QuickGELU()),
+        ("c_proj", nn.Linear(d_model * 4, d_model)),
+    ]
+    return nn.Sequential(OrderedDict(hidden))
+
+
 class ResidualAttentionBlock(nn.Module):
     """Pre-LayerNorm attention and MLP, each added back to its input.
 
     ``x = x + attn(ln_1(x))``, then ``x = x + mlp(ln_2(x))`` with mlp = c_fc → QuickGELU → c_proj.
     ``attn_mask`` is in ``nn.MultiheadAttention``'s convention (CLIP's text mask is float, -inf above
-    the diagonal) and is not part of the state dict.
+    the diagonal) and is not part of the state dict. ``norm`` is CLIP's float32 :class:`LayerNorm`; X-CLIP's
+    frame-integration blocks pass ``nn.LayerNorm``.
 
     Shapes:
         x (L, N, D) → (L, N, D)
     """
 
-    def __init__(self, d_model: int, n_head: int, attn_mask: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, d_model: int, n_head: int, attn_mask: torch.Tensor | None = None, *, norm: type[nn.LayerNorm] = LayerNorm
+    ) -> None:
         super().__init__()
         self.attn = MultiHeadAttention(d_model, n_head)
-        self.ln_1 = LayerNorm(d_model)
-        self.mlp = nn.Sequential(
-            OrderedDict(
-                [
-                    ("c_fc", nn.Linear(d_model, d_model * 4)),
-                    ("gelu", QuickGELU()),
-                    ("c_proj", nn.Linear(d_model * 4, d_model)),
-                ]
-            )
-        )
-        self.ln_2 = LayerNorm(d_model)
+        self.ln_1 = norm(d_model)
+        self.mlp = _mlp(d_model)
+        self.ln_2 = norm(d_model)
         self.attn_mask = attn_mask  # a plain attribute, as in CLIP: never saved with the weights
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:

@@ -110,10 +110,13 @@ def test_transformer_and_text_mask_and_capture():
     ref = nn.Sequential(*[RefBlock(D, 2, text_mask(L)) for _ in range(3)])
     randomize(model, seed=1)
     ref.load_state_dict({k.removeprefix("resblocks."): v for k, v in model.state_dict().items()})
-    x = torch.randn(L, 2, D)
+    x = torch.randn(L, 2, D, generator=torch.Generator().manual_seed(3))
     with capture_attention(model) as maps:
         out = model(x)
-    torch.testing.assert_close(out, ref(x), atol=1e-5, rtol=1e-5)
+    # Three float32 blocks: compare at float32's resolution of the output's scale (seeded, so it never flakes).
+    torch.testing.assert_close(out, ref(x), atol=1e-4, rtol=1e-4)
+    model64, ref64 = model.double(), ref.double()
+    torch.testing.assert_close(model64(x.double()), ref64(x.double()), atol=1e-10, rtol=1e-10)
     assert sorted(maps) == [f"resblocks.{i}.attn" for i in range(3)]
     assert all(w.shape == (2, 2, L, L) and (w.triu(1) == 0).all() for w in maps.values())
 
