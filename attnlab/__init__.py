@@ -20,20 +20,32 @@ from .masks import (
     to_mha_mask,
 )
 from .mha import MultiHeadAttention, project_heads
+from .prompt import VideoSpecificPrompt
 from .ran import ResidualAttentionModule, ResidualUnit
+from .video import (
+    CrossFrameAttentionBlock,
+    CrossFrameCommunicationTransformer,
+    DropPath,
+    MultiframeIntegrationTransformer,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IMPLS",
     "AttnLabError",
+    "CrossFrameAttentionBlock",
+    "CrossFrameCommunicationTransformer",
+    "DropPath",
     "LayerNorm",
     "MultiHeadAttention",
+    "MultiframeIntegrationTransformer",
     "QuickGELU",
     "ResidualAttentionBlock",
     "ResidualAttentionModule",
     "ResidualUnit",
     "Transformer",
+    "VideoSpecificPrompt",
     "VisionTransformer",
     "__version__",
     "additive_to_bool",

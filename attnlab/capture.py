@@ -4,9 +4,10 @@
         model(x)
     maps["encoder.layers.0.attn"]  # (N, H, L, S)
 
-Works for attnlab's :class:`~attnlab.MultiHeadAttention` (which hands its weights over while it
-computes them) and for :class:`torch.nn.MultiheadAttention` (whose weights are recomputed from the
-same inputs by a forward hook, so its own fast path and outputs are left alone).
+Works for attnlab's :class:`~attnlab.MultiHeadAttention` and its other attention modules that declare
+``records_attention`` (they hand their weights over while they compute them), and for
+:class:`torch.nn.MultiheadAttention` (whose weights are recomputed from the same inputs by a forward
+hook, so its own fast path and outputs are left alone).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def capture_attention(model: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
     maps: dict[str, torch.Tensor] = {}
     undo = []
     for name, module in model.named_modules():
-        if isinstance(module, MultiHeadAttention):
+        if isinstance(module, MultiHeadAttention) or getattr(module, "records_attention", False):
             recorder = _store_as(maps, name)
             _recording._add(module, recorder)
             undo.append(lambda m=module, r=recorder: _recording._remove(m, r))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from attnlab import AttnLabError, capture_attention
-from attnlab.pretrained import CLIP, load_clip
+from attnlab.pretrained import CLIP, XCLIP, load_clip, load_xclip
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "checkpoint-keys.json"  # names and shapes of released models
 SMALL = {
@@ -96,3 +96,70 @@ def test_bad_files_say_what_is_wrong(tmp_path):
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(AttnLabError, match=r"holds a list, not a state dict"):
         load_clip(tmp_path / "list.pt")
+
+
+SMALL_XCLIP = {**SMALL, "embed_dim": 64, "vision_patch_size": 16, "T": 4, "mit_layers": 1, "prompts_layers": 2}
+
+
+class TrainingConfig:
+    """Stands for the config object X-CLIP pickles beside its weights."""
+
+    epochs = 30
+
+
+def small_xclip(seed=0):
+    torch.manual_seed(seed)
+    model = XCLIP(**SMALL_XCLIP)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    return model.eval()
+
+
+def test_xclip_names_are_clips_plus_xclips_video_modules():
+    keys = json.loads(REFERENCE.read_text())
+    clip_b32 = keys[next(k for k in keys if k.startswith("CLIP ViT-B/32"))]
+    video = {f"visual.{k}" for k in keys[next(k for k in keys if k.startswith("X-CLIP CrossFrame"))]}
+    with torch.device("meta"):
+        model = XCLIP(**SMALL_XCLIP)
+        b32 = XCLIP(T=8, **dict(zip(SMALL, (512, 224, 12, 768, 32, 77, 49408, 512, 8, 12), strict=True)))
+    names = set(model.state_dict())
+    assert video <= names  # the small encoder's keys, exactly as X-CLIP names them
+    assert {f"mit.{k}" for k in keys[next(k for k in keys if k.startswith("X-CLIP Multiframe"))]} <= names
+    assert {
+        f"prompts_generator.{k}" for k in keys[next(k for k in keys if k.startswith("X-CLIP VideoSpecific"))]
+    } <= names
+    text = {k: tuple(v) for k, v in clip_b32.items() if not k.startswith("visual.")}
+    assert {k: tuple(v.shape) for k, v in b32.state_dict().items() if k in text} == text
+    assert tuple(b32.state_dict()["prompts_visual_proj"].shape) == (768, 512)
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_xclip_checkpoint_round_trip(tmp_path, wrapped):
+    original = small_xclip()
+    state = original.state_dict()
+    if wrapped:  # X-CLIP's training checkpoint: DDP's names, the optimizer's step, its config object
+        state = {"model": {f"module.{k}": v for k, v in state.items()}, "epoch": 3, "config": TrainingConfig()}
+    torch.save(state, tmp_path / "xclip.pth")
+    if wrapped:
+        with pytest.raises(AttnLabError, match=r"pickles more than tensors .*pass trusted=True"):
+            load_xclip(tmp_path / "xclip.pth")
+    loaded = load_xclip(tmp_path / "xclip.pth", trusted=wrapped)
+    assert loaded.T == 4 and len(loaded.visual.transformer.resblocks) == 2 and len(loaded.mit.resblocks) == 1
+    g = torch.Generator().manual_seed(2)
+    videos, text = torch.randn(2, 4, 3, 32, 32, generator=g), torch.randn(5, 64, generator=g)
+    torch.testing.assert_close(loaded.classify(videos, text), original.classify(videos, text))
+    _, tokens = inputs()
+    assert loaded(videos, tokens).shape == (2, 2)
+    with capture_attention(loaded) as maps:
+        features, patches = loaded.encode_video(videos)
+    assert features.shape == (2, 64) and patches.shape == (2, 4, 4, 64)
+    assert maps["visual.transformer.resblocks.0.message_attn"].shape == (2, 1, 4, 4)  # (B, H, T, T)
+    assert maps["visual.transformer.resblocks.1.attn"].shape == (8, 1, 6, 6)  # (B·T, H, l + 1, l + 1)
+    assert maps["mit.resblocks.0.attn"].shape == (2, 1, 4, 4)
+
+
+def test_a_clip_checkpoint_is_not_an_xclip_one(tmp_path):
+    torch.save(small_clip().state_dict(), tmp_path / "clip.pt")
+    with pytest.raises(AttnLabError, match=r"is not an X-CLIP checkpoint: no mit.positional_embedding"):
+        load_xclip(tmp_path / "clip.pt")
