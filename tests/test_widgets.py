@@ -118,14 +118,69 @@ def test_frame_explorer_state_and_errors():
     pmaps = torch.softmax(torch.randn(2, 8, 16, generator=g), -1)
     explorer = FrameExplorer(frames, fmaps, pmaps, grid=(4, 4))
     data = explorer.data
-    assert len(data["frames"]) == 8 and len(data["frames"][0]) == 16 * 16 * 3
-    assert max(data["frames"][0]) <= 255 and data["heads"] == 2 and data["grid"] == [4, 4]
+    assert len(data["frames"]) == 1 and len(data["frames"][0]) == 8 and len(data["frames"][0][0]) == 16 * 16 * 3
+    assert max(data["frames"][0][0]) <= 255 and data["shape"] == [1, 1, 2, 8] and data["grid"] == [4, 4]
+    assert data["sources"] == ["token"] and len(data["patch_maps"][0][0]) == 2 * 8 * 16
     explorer.query = 7
-    with pytest.raises(AttnLabError, match=r"frame_maps must be \(T, T\) or \(H, T, T\) with T = 8 frames"):
+    with pytest.raises(AttnLabError, match=r"query 8 is out of range"):
+        explorer.query = 8
+    with pytest.raises(AttnLabError, match=r"frame_maps must be \(T, T\) .*ending in \(8, 8\); got shape \(2, 4, 4\)"):
         FrameExplorer(frames, fmaps[:, :4, :4])
     with pytest.raises(AttnLabError, match=r"patch_maps need grid"):
         FrameExplorer(frames, fmaps, pmaps)
-    with pytest.raises(AttnLabError, match=r"patch_maps of shape \(2, 8, 16\) must be \(2, 8, 9\)"):
+    with pytest.raises(AttnLabError, match=r"patch_maps must be \(T, 9\) .*got shape \(2, 8, 16\)"):
         FrameExplorer(frames, fmaps, pmaps, grid=(3, 3))
     with pytest.raises(AttnLabError, match=r"frames must be \(T, h, w, 3\)"):
         FrameExplorer(frames[..., 0], fmaps)
+    with pytest.raises(AttnLabError, match=r"has \(layers, heads\) \(1, 1\) but frame_maps has \(1, 2\)"):
+        FrameExplorer(frames, fmaps, pmaps[0], grid=(4, 4))
+
+
+def video_maps(seed: int, videos: int = 1) -> dict:
+    """Frames and maps for ``videos`` videos of 4 frames, 2 layers, 3 heads, 2×2 patches, two sources."""
+    g = torch.Generator().manual_seed(seed)
+    lead = (videos,) if videos > 1 else ()
+    return {
+        "frames": torch.rand(*lead, 4, 6, 6, 3, generator=g),
+        "frame_maps": torch.softmax(torch.randn(*lead, 2, 3, 4, 4, generator=g), -1),
+        "patch_maps": {
+            "class token": torch.softmax(torch.randn(*lead, 2, 3, 4, 4, generator=g), -1),
+            "message token": torch.softmax(torch.randn(*lead, 2, 3, 4, 4, generator=g), -1),
+        },
+    }
+
+
+def test_frame_explorer_holds_videos_layers_heads_and_sources():
+    explorer = FrameExplorer(**video_maps(0, videos=3), grid=(2, 2), video_labels=["left", "right", "still"])
+    data = explorer.data
+    assert data["shape"] == [3, 2, 3, 4] and data["videos"] == ["left", "right", "still"]
+    assert data["sources"] == ["class token", "message token"] and explorer.view == "class token"
+    explorer.setting, explorer.layer, explorer.head = 2, 1, 2
+    with pytest.raises(AttnLabError, match=r"setting 3 is out of range: this explorer has 3"):
+        explorer.setting = 3
+    with pytest.raises(AttnLabError, match=r"layer 2 is out of range"):
+        explorer.layer = 2
+    with pytest.raises(AttnLabError, match=r"2 video labels for 3 videos"):
+        FrameExplorer(**video_maps(0, videos=3), grid=(2, 2), video_labels=["a", "b"])
+    shared = {**video_maps(0, videos=3), "frame_maps": video_maps(0)["frame_maps"]}  # one map set for all videos
+    assert FrameExplorer(**shared, grid=(2, 2)).data["shape"] == [3, 2, 3, 4]
+    wrong = {**video_maps(0, videos=3), "frame_maps": video_maps(0, videos=2)["frame_maps"]}
+    with pytest.raises(AttnLabError, match=r"frame_maps has maps for 2 videos, but there are 3 videos"):
+        FrameExplorer(**wrong, grid=(2, 2))
+
+
+def test_frame_explorer_generates_a_new_video_with_a_kernel():
+    sent = []
+    explorer = FrameExplorer(**video_maps(0), grid=(2, 2), compute=video_maps)
+    explorer.send = sent.append
+    explorer._on_msg(explorer, {"type": "hello"}, None)
+    assert sent == [{"type": "live", "label": "seed"}]
+    explorer._on_msg(explorer, {"type": "compute", "value": 7}, None)
+    assert explorer.data["videos"] == ["video 0", "seed=7"] and explorer.setting == 1
+    expected = FrameExplorer(**video_maps(7), grid=(2, 2)).data
+    assert explorer.data["frames"][1] == expected["frames"][0]
+    assert explorer.data["patch_maps"][1][1] == expected["patch_maps"][1][0]
+    explorer._compute = lambda seed: {**video_maps(seed), "frame_maps": torch.ones(3, 3)}
+    explorer._on_msg(explorer, {"type": "compute", "value": 8}, None)
+    assert sent[-1]["type"] == "error" and "frame_maps must be" in sent[-1]["message"]
+    assert explorer.data["shape"][0] == 2  # the failed video was not added

@@ -5,6 +5,7 @@ a query, a frame or a precomputed setting needs no kernel; with a kernel, ``comp
 value in Python. Needs ``anywidget`` (``pip install attnlab[book]``).
 """
 
-from .explorers import FrameExplorer, HeadGridExplorer, HeatmapExplorer, qk_views
+from .explorers import HeadGridExplorer, HeatmapExplorer, qk_views
+from .frames import FrameExplorer
 
 __all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "qk_views"]

@@ -95,6 +95,8 @@ class _Explorer(anywidget.AnyWidget):
 
     def _count(self, name: str) -> int:
         data = self.data
+        if self.kind == "frames":  # videos: (V, layers, H, T)
+            return dict(zip(("setting", "layer", "head", "query"), data["shape"], strict=True))[name]
         if "shape" in data:  # heatmaps: (layers, H, L, S)
             return {"layer": data["shape"][0], "head": data["shape"][1], "query": data["shape"][2]}.get(
                 name, len(data.get("settings", [])) or 1

@@ -188,59 +188,80 @@ function renderHeatmap(model, el, grid) {
   return { draw, cleanup: offLive };
 }
 
+function paint(canvas, rgb, size) {
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(size[1], size[0]);
+  for (let p = 0; p < size[0] * size[1]; p++) img.data.set([rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2], 255], 4 * p);
+  ctx.putImageData(img, 0, 0);
+}
+
+// Videos: data.shape = [videos, layers, heads, T]; frame_maps[v] holds (layers, heads, T, T) flat and
+// patch_maps[source][v] holds (layers, heads, T, P) flat. setting = video, view = patch source.
 function renderFrames(model, el) {
   const data = model.get("data");
-  const [T, gh, gw] = [data.frames.length, data.grid[0], data.grid[1]];
+  const [, layers, heads, T] = data.shape;
+  const [gh, gw] = data.grid;
+  const P = gh * gw;
   const controls = make("div", { class: "attnlab-controls" }, el);
   const body = make("div", { class: "attnlab-body" }, el);
   const set = (k, v) => {
     model.set(k, v);
     model.save_changes();
   };
-  if (data.heads > 1) select(controls, "head", [...Array(data.heads).keys()].map(String), model.get("head"), (v) => set("head", v));
+  const sels = {};
+  if (data.videos.length > 1) sels.setting = select(controls, "video", data.videos, model.get("setting"), (v) => set("setting", v));
+  if (layers > 1) sels.layer = select(controls, "layer", [...Array(layers).keys()].map(String), model.get("layer"), (v) => set("layer", v));
+  if (heads > 1) sels.head = select(controls, "head", [...Array(heads).keys()].map(String), model.get("head"), (v) => set("head", v));
+  if (data.sources.length > 1) {
+    const pick = (v) => set("view", data.sources[v]);
+    sels.view = select(controls, "patches seen from", data.sources, Math.max(0, data.sources.indexOf(model.get("view"))), pick);
+  }
+  const offLive = liveInput(model, controls);
   const strip = make("div", { class: "attnlab-frames" }, body);
-  const thumbs = data.frames.map((rgb, t) => {
+  const thumbs = [...Array(T).keys()].map((t) => {
     const box = make("div", { class: "attnlab-frame", "data-frame": t }, strip);
     const canvas = make("canvas", { width: data.size[1], height: data.size[0], "aria-label": `frame ${t}`, role: "img" }, box);
-    const ctx = canvas.getContext("2d");
-    const img = ctx.createImageData(data.size[1], data.size[0]);
-    for (let p = 0; p < data.size[0] * data.size[1]; p++) {
-      img.data.set([rgb[3 * p], rgb[3 * p + 1], rgb[3 * p + 2], 255], 4 * p);
-    }
-    ctx.putImageData(img, 0, 0);
     const overlay = make("div", { class: "attnlab-overlay" }, box);
-    const cells = [...Array(gh * gw).keys()].map(() => make("div", {}, overlay));
+    const cells = [...Array(P).keys()].map(() => make("div", {}, overlay));
     overlay.style.gridTemplateColumns = `repeat(${gw}, 1fr)`;
     make("div", { class: "attnlab-frame-label", text: `t=${t}` }, box);
     box.addEventListener("click", () => set("query", model.get("query") === t ? -1 : t));
-    return { box, cells };
+    return { box, canvas, cells };
   });
   const mapBox = make("div", { class: "attnlab-panel" }, body);
   make("div", { class: "attnlab-panel-title", text: data.map_title || "frame → frame" }, mapBox);
   const labels = [...Array(T).keys()].map((t) => `t=${t}`);
   const drawMap = heatmap(mapBox, T, T, { rowLabels: labels, colLabels: labels, onRow: (i) => set("query", model.get("query") === i ? -1 : i), alt: data.alt });
+  let painted = -1;
   const draw = () => {
     try {
-      const h = model.get("head");
-      const q = model.get("query");
-      drawMap(data.frame_maps[h], "weights", data.cmap, q);
+      const [v, l, h, q] = ["setting", "layer", "head", "query"].map((k) => model.get(k));
+      const source = Math.max(0, data.sources.indexOf(model.get("view")));
+      if (painted !== v) {
+        thumbs.forEach(({ canvas }, t) => paint(canvas, data.frames[v][t], data.size));
+        painted = v;
+      }
+      const at = (l * heads + h) * T;
+      drawMap(data.frame_maps[v].slice(at * T, (at + T) * T), "weights", data.cmap, q);
       thumbs.forEach(({ box, cells }, t) => {
         box.classList.toggle("attnlab-selected", t === q);
-        const show = t === q && data.patch_maps;
-        const patch = show ? data.patch_maps[h][t] : null;
+        const show = t === q && data.sources.length > 0;
+        const patch = show ? data.patch_maps[source][v].slice((at + t) * P, (at + t + 1) * P) : null;
         const [lo, hi] = patch ? limits("weights", patch) : [0, 1];
         cells.forEach((c, p) => {
           c.style.background = show ? colour(data.cmap, patch[p], lo, hi) : "transparent";
           c.style.opacity = show ? "0.6" : "0";
         });
       });
-      el.dataset.drawn = `${h}/${q}`;
+      for (const key of ["setting", "layer", "head"]) if (sels[key]) sels[key].value = String(model.get(key));
+      if (sels.view) sels.view.value = String(source);
+      el.dataset.drawn = `${v}/${l}/${h}/${source}/${q}`;
     } catch (err) {
       el.dataset.error = String(err);
       make("pre", { class: "attnlab-error", text: `explorer could not draw: ${err}` }, el);
     }
   };
-  return { draw, cleanup: () => {} };
+  return { draw, cleanup: offLive };
 }
 
 function render({ model, el }) {

@@ -1,4 +1,4 @@
-"""The three explorers every chapter reuses: one heatmap, a grid of heads, and frames of a video."""
+"""The heatmap explorers every chapter reuses: one map at a time, or a grid of heads."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 
 from ..errors import _require, _shape
 from ..functional import attention_logits, attention_weights
-from ._base import Maps, _as_4d, _as_array, _check_labels, _Explorer, _to_json
+from ._base import Maps, _as_4d, _check_labels, _Explorer, _to_json
 
-__all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "qk_views"]
+__all__ = ["HeadGridExplorer", "HeatmapExplorer", "qk_views"]
 
 VIEWS = ("weights", "scaled scores", "raw scores")
 
@@ -122,63 +122,3 @@ class HeadGridExplorer(HeatmapExplorer):
 
     def __init__(self, maps: Maps | Mapping[str, Maps] | None, x_labels=None, y_labels=None, **kwargs) -> None:
         super().__init__(maps, x_labels, y_labels, kind="grid", **kwargs)
-
-
-class FrameExplorer(_Explorer):
-    """Video frames as thumbnails beside a T×T map between frames; click a frame (or a row) to make it
-    the query, and see where its token looks among its own frame's patches.
-
-    Shapes:
-        frames (T, h, w, 3) in [0, 1] or 0..255; frame_maps (T, T) or (H, T, T);
-        patch_maps (T, P) or (H, T, P) with P = grid[0] · grid[1], optional.
-    """
-
-    def __init__(
-        self,
-        frames: Maps,
-        frame_maps: Maps,
-        patch_maps: Maps | None = None,
-        *,
-        grid: tuple[int, int] | None = None,
-        title: str = "",
-        map_title: str = "frame → frame",
-        alt: str = "",
-        **state,
-    ) -> None:
-        images = _as_array(frames, "frames")
-        _require(
-            images.ndim == 4 and images.shape[-1] == 3, f"frames must be (T, h, w, 3), got shape {_shape(images.shape)}"
-        )
-        T = images.shape[0]
-        if images.max() <= 1.0:
-            images = images * 255.0
-        fmaps = _as_array(frame_maps, "frame_maps")
-        fmaps = fmaps[None] if fmaps.ndim == 2 else fmaps
-        _require(
-            fmaps.ndim == 3 and fmaps.shape[1:] == (T, T),
-            f"frame_maps must be (T, T) or (H, T, T) with T = {T} frames, got shape {_shape(fmaps.shape)}",
-        )
-        data = {
-            "frames": [np.clip(f, 0, 255).astype(np.uint8).reshape(-1).tolist() for f in images],
-            "size": list(images.shape[1:3]),
-            "heads": fmaps.shape[0],
-            "frame_maps": [_to_json(m) for m in fmaps],
-            "patch_maps": None,
-            "grid": [1, 1],
-            "title": title,
-            "map_title": map_title,
-            "alt": alt or title or "attention between frames: rows are query frames, columns key frames",
-        }
-        if patch_maps is not None:
-            pmaps = _as_array(patch_maps, "patch_maps")
-            pmaps = pmaps[None] if pmaps.ndim == 2 else pmaps
-            _require(grid is not None, "patch_maps need grid=(rows, cols) of patches per frame")
-            P = grid[0] * grid[1]
-            _require(
-                pmaps.shape == (fmaps.shape[0], T, P),
-                f"patch_maps of shape {_shape(pmaps.shape)} must be {_shape((fmaps.shape[0], T, P))} "
-                f"(heads, frames, patches = {grid[0]}×{grid[1]})",
-            )
-            data["patch_maps"] = [[_to_json(row) for row in head] for head in pmaps]
-            data["grid"] = list(grid)
-        super().__init__(data, kind="frames", **state)

@@ -176,3 +176,38 @@ def test_hovering_a_cell_names_the_pair_and_its_value(page):
     cell = root.locator("rect[data-row='0'][data-col='1']")
     cell.hover()
     assert cell.locator("title").text_content() == "a → b: 0.750"
+
+
+def overlay_colours(root, frame: int) -> list[str]:
+    cells = root.locator(".attnlab-frame").nth(frame).locator(".attnlab-overlay div")
+    return cells.evaluate_all("ds => ds.map(d => d.style.background)")
+
+
+def thumbnail_pixels(page) -> list[int]:
+    return page.evaluate(
+        "[...document.querySelectorAll('#root canvas')].map(c => c.getContext('2d').getImageData(0, 0, 1, 1).data[0])"
+    )
+
+
+def test_frame_explorer_switches_video_layer_and_patch_source(page):
+    g = torch.Generator().manual_seed(4)
+    frames = torch.rand(3, 4, 6, 6, 3, generator=g)
+    fmaps = torch.softmax(torch.randn(3, 2, 2, 4, 4, generator=g), -1)
+    sources = {name: torch.softmax(torch.randn(3, 2, 2, 4, 4, generator=g), -1) for name in ("class", "message")}
+    explorer = FrameExplorer(frames, fmaps, sources, grid=(2, 2), video_labels=["a", "b", "c"], compute=lambda s: {})
+    root = open_explorer(page, explorer, live=True)
+    assert root.locator(".attnlab-live").is_visible()  # a kernel: a new video can be generated
+    labels = root.locator("select").evaluate_all("ss => ss.map(s => s.getAttribute('aria-label'))")
+    assert labels == ["video", "layer", "head", "patches seen from"]
+    root.locator(".attnlab-frame").nth(2).click()
+    seen = {"start": (fills(page), overlay_colours(root, 2), thumbnail_pixels(page))}
+    for label, option in (("video", "2"), ("layer", "1"), ("head", "1"), ("patches seen from", "1")):
+        root.locator(f"select[aria-label='{label}']").select_option(option)
+        seen[label] = (fills(page), overlay_colours(root, 2), thumbnail_pixels(page))
+    assert seen["video"][2] != seen["start"][2]  # new thumbnails
+    assert seen["video"][0] != seen["start"][0] and seen["layer"][0] != seen["video"][0]
+    assert seen["head"][0] != seen["layer"][0]
+    assert seen["patches seen from"][0] == seen["head"][0]  # same frame map, other token's view of the patches
+    assert seen["patches seen from"][1] != seen["head"][1]
+    assert root.get_attribute("data-drawn") == "2/1/1/1/2"
+    assert not root.get_attribute("data-error")
