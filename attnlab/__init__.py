@@ -4,6 +4,7 @@ The core every chapter uses: scaled dot-product attention three ways (teaching, 
 a drop-in multi-head attention, masks and their conventions, and a way to read attention maps.
 """
 
+from . import exercises
 from .capture import capture_attention
 from .clip import LayerNorm, QuickGELU, ResidualAttentionBlock, Transformer, VisionTransformer
 from .device import available_devices, default_device
@@ -57,6 +58,7 @@ __all__ = [
     "causal_mask",
     "combine_masks",
     "default_device",
+    "exercises",
     "from_mha_mask",
     "key_padding_to_mask",
     "padding_mask",

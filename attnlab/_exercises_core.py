@@ -1,0 +1,314 @@
+"""The machinery behind :mod:`attnlab.exercises`: exercises as data, and a checker that explains.
+
+An exercise is a reference solution, a few seeded cases, and the classic wrong answers ("mistakes"),
+each written as a reader would write it and paired with what to say when an answer matches it. The
+checker runs the reader's function on every case, and when an output is wrong it compares it with the
+output of each mistake on the same inputs: a match names the mistake in the reader's terms.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import _shape
+
+_RTOL, _ATOL = 1e-6, 1e-9  # float64 cases: a right answer is this close, a classic mistake far from it
+_HINTS = {  # words in an exception's text → what usually causes it
+    "view size is not compatible": "after a transpose the tensor is not contiguous: use .reshape(...), "
+    "or .contiguous().view(...)",
+    "cannot be multiplied": "the shapes of a matrix product disagree: print the shape of each intermediate tensor",
+    "must match the size of tensor": "two shapes do not broadcast: print the shape of each intermediate tensor",
+    "invalid for input of size": "the sizes in a view or reshape do not multiply to the tensor's size",
+    "'tuple'": "a module like nn.MultiheadAttention returns a tuple (output, weights): take [0]",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One seeded input: the arguments the solution is called with, and how messages name them."""
+
+    args: tuple[Any, ...]
+    label: str
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic wrong answer and what the checker says when an answer matches it.
+
+    ``{symptom}`` in ``message`` is replaced by the exercise's description of what the answer got wrong.
+    """
+
+    name: str
+    solution: Callable[..., Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A self-checking exercise: signature, task, reference solution, cases and classic mistakes.
+
+    ``output`` is ``"tensor"``, ``"tensors"`` (a tuple, parts named in ``parts``) or ``"number"``;
+    ``dtype`` is ``"input"`` (the inputs' float dtype), ``"float"`` (any float) or ``"bool"``.
+    ``symptom(got, expected, case)`` words what is wrong with an output of the right shape, or None.
+    """
+
+    id: str
+    chapter: int
+    title: str
+    signature: str
+    shapes: str
+    task: str
+    reference: Callable[..., Any]
+    cases: Callable[[], list[Case]]
+    mistakes: tuple[Mistake, ...] = ()
+    output: str = "tensor"
+    dtype: str = "input"
+    parts: tuple[str, ...] = ()
+    symptom: Callable[[Any, Any, Case], str | None] | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<exercise {self.id!r}, chapter {self.chapter}: {self.signature}>"
+
+    def describe(self) -> str:
+        """The exercise as text: id, chapter, title, signature, shapes and task."""
+        return (
+            f"{self.id} (chapter {self.chapter}): {self.title}\n"
+            f"    {self.signature}\n"
+            f"Shapes: {self.shapes}\n"
+            f"{self.task}"
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :func:`attnlab.exercises.check` found: ``passed``, and a ``message`` in the reader's terms.
+
+    ``bool(result)`` is ``result.passed``. Its displays (plain text, HTML, Markdown) are deterministic,
+    so a notebook that shows one can be compared cell by cell.
+    """
+
+    exercise: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def _headline(self) -> str:
+        return f"✓ {self.exercise}: passed" if self.passed else f"✗ {self.exercise}: not yet"
+
+    def __repr__(self) -> str:
+        return f"{self._headline()}\n{self.message}"
+
+    def _repr_markdown_(self) -> str:
+        return f"**{self._headline()}**\n\n{self.message}"
+
+    def _repr_html_(self) -> str:
+        colour = "#2b8a3e" if self.passed else "#c92a2a"  # green / red, with the ✓ / ✗ for grey readers
+        return (
+            f'<div class="attnlab-check" style="border-left: 4px solid {colour}; padding: 0.3em 0.8em; '
+            f'margin: 0.3em 0; background: rgba(127, 127, 127, 0.08)">'
+            f'<strong style="color: {colour}">{html.escape(self._headline())}</strong><br>'
+            f"{html.escape(self.message)}</div>"
+        )
+
+
+def describe_args(names: Sequence[str], args: Sequence[Any]) -> str:
+    """``q of shape (2, 5, 8), T=3, lengths=[3, 1]``: a case as the messages name it."""
+    parts = []
+    for name, value in zip(names, args, strict=True):
+        if isinstance(value, torch.Tensor) and value.dtype != torch.bool and not value.is_floating_point():
+            parts.append(f"{name}={value.tolist()}")
+        elif isinstance(value, torch.Tensor):
+            parts.append(f"{name} of shape {_shape(value)}")
+        elif isinstance(value, torch.nn.Module):
+            parts.append(f"{name}={type(value).__name__}")
+        else:
+            parts.append(f"{name}={value!r}")
+    return ", ".join(parts)
+
+
+def seeded_cases(names: Sequence[str], entries: Sequence[tuple[Any, ...]], seed: int) -> list[Case]:
+    """One case per entry: a tuple in an entry becomes a float64 tensor of that shape, anything else stays."""
+    g = torch.Generator().manual_seed(seed)
+    cases = []
+    for entry in entries:
+        args = tuple(torch.randn(*a, generator=g, dtype=torch.float64) if isinstance(a, tuple) else a for a in entry)
+        cases.append(Case(args, describe_args(names, args)))
+    return cases
+
+
+def _fresh(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Copies of a case's arguments, so that no solution sees what another one did to them in place."""
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else copy.deepcopy(a) for a in args)
+
+
+def _kind(t: torch.Tensor) -> str:
+    return "bool" if t.dtype == torch.bool else "float" if t.is_floating_point() else "integer"
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Same kind, same shape, and the same values up to float64 rounding."""
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.shape != b.shape or _kind(a) != _kind(b):
+            return False
+        if a.dtype == torch.bool:
+            return torch.equal(a, b)
+        return torch.allclose(a.double(), b.double(), rtol=_RTOL, atol=_ATOL, equal_nan=True)
+    if _is_number(a) and _is_number(b):
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    return False
+
+
+def _is_number(x: Any) -> bool:
+    if isinstance(x, torch.Tensor):
+        return x.dim() == 0 and x.dtype != torch.bool
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _number(x: Any) -> str:
+    return f"{float(x):,.6g}" if isinstance(x, float | torch.Tensor) else f"{x:,}"
+
+
+def _crash(err: Exception, case: Case) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = text if len(text) <= 200 else text[:197] + "..."
+    message = f"your function raised {type(err).__name__} on {case.label}" + (f": {text}" if text else "")
+    hint = next((h for words, h in _HINTS.items() if words in str(err)), None)
+    return f"{message} ({hint})" if hint else message
+
+
+def _tensor_problem(ex: Exercise, got: Any, expected: torch.Tensor, case: Case, name: str) -> str | None:
+    """Why a tensor output is wrong (shape, dtype, NaN, values), or None when it is right."""
+    what = f"{name} " if name else ""
+    if got is None:
+        return f"your function returned None{' for ' + name if name else ''}: did you forget to return it?"
+    if not isinstance(got, torch.Tensor):
+        role = f"as {name} " if name else ""
+        return f"your function returned a {type(got).__name__} {role}on {case.label}; expected a tensor"
+    if got.shape != expected.shape:
+        return f"wrong shape: {what}{_shape(got)}, expected {_shape(expected)} on {case.label} ({ex.shapes})"
+    if _kind(got) != _kind(expected):
+        want = "bool (True/False)" if expected.dtype == torch.bool else "float"
+        return f"{what}dtype is {got.dtype}, expected a {want} tensor on {case.label}"
+    if ex.dtype == "input" and got.dtype != expected.dtype:
+        return (
+            f"{what}dtype is {got.dtype} for {expected.dtype} inputs: compute from the inputs, or create new "
+            f"tensors with dtype=<input>.dtype"
+        )
+    if expected.dtype != torch.bool and bool((torch.isnan(got) & ~torch.isnan(expected)).any()):
+        where = tuple(torch.nonzero(torch.isnan(got))[0].tolist())
+        return f"{what}has NaN at {int(torch.isnan(got).sum())} entries (the first at index {where}) on {case.label}"
+    if _close(got, expected):
+        return None
+    symptom = ex.symptom(got, expected, case) if ex.symptom else None
+    if symptom:
+        return f"{symptom} (on {case.label})"
+    if expected.dtype == torch.bool:
+        where = tuple(torch.nonzero(got != expected)[0].tolist())
+        return f"{what}is {got[where].item()} at index {where}, expected {expected[where].item()} on {case.label}"
+    diff = (got.double() - expected.double()).abs().nan_to_num(nan=math.inf)
+    where = tuple(torch.nonzero(diff == diff.max())[0].tolist())
+    return (
+        f"wrong values{' in ' + name if name else ''} on {case.label}: at index {where} yours is "
+        f"{got[where].item():.4g}, expected {expected[where].item():.4g}"
+    )
+
+
+def _problem(ex: Exercise, got: Any, expected: Any, case: Case) -> str | None:
+    """Why an output is wrong, without looking at the mistakes; None when it is right."""
+    if ex.output == "number":
+        if got is None:
+            return "your function returned None: did you forget to return the number?"
+        if not _is_number(got):
+            return f"your function returned a {type(got).__name__} on {case.label}; expected a number"
+        if _close(got, expected):
+            return None
+        if float(expected) == 0:
+            return f"{_number(got)} is not right for {case.label}"
+        return f"{_number(got)} is not right for {case.label}: it is {float(got) / float(expected):.4g}× the answer"
+    if ex.output == "tensors":
+        if got is None:
+            return f"your function returned None: did you forget to return ({', '.join(ex.parts)})?"
+        if not isinstance(got, tuple | list) or len(got) != len(expected):
+            return f"return a tuple ({', '.join(ex.parts)}); your function returned a {type(got).__name__}"
+        for part, g, e in zip(ex.parts, got, expected, strict=True):
+            problem = _tensor_problem(ex, g, e, case, part)
+            if problem:
+                return problem
+        return None
+    return _tensor_problem(ex, got, expected, case, "")
+
+
+def _run(solution: Callable[..., Any], case: Case) -> Any:
+    return solution(*_fresh(case.args))
+
+
+def _explains(mistake: Mistake, got: Any, case: Case) -> bool:
+    """Whether ``mistake`` gives ``got`` on ``case``; a mistake that cannot run on the case does not."""
+    try:
+        return _close(got, _run(mistake.solution, case))
+    except Exception:
+        return False
+
+
+def _mistakes_matching(ex: Exercise, got: Any, case: Case, expected: Any) -> list[Mistake]:
+    """The mistakes whose output on ``case`` is ``got`` (and not also the right answer)."""
+    return [m for m in ex.mistakes if _explains(m, got, case) and not _explains(m, expected, case)]
+
+
+def _narrow(ex: Exercise, solution: Callable[..., Any], mistakes: list[Mistake], later: list[Case]) -> Mistake:
+    """Of mistakes that all explain one case, the first that also explains the later cases.
+
+    Two mistakes can agree on a case (dividing by √S or √L when S = L); the later cases tell them apart.
+    """
+    for case in later:
+        if len(mistakes) == 1:
+            break
+        try:
+            got = _run(solution, case)
+        except Exception:
+            break
+        still = [m for m in mistakes if _explains(m, got, case)]
+        if not still:
+            break
+        mistakes = still
+    return mistakes[0]
+
+
+def run_check(ex: Exercise, solution: Any) -> Result:
+    """Run ``solution`` on every case of ``ex``; explain the first thing that is wrong."""
+    if not callable(solution):
+        return Result(
+            ex.id,
+            False,
+            f"check needs your function itself, not what it returned ({type(solution).__name__}): pass "
+            "my_function, not my_function(...)",
+        )
+    with torch.random.fork_rng(devices=[]), torch.no_grad():  # the reader's global RNG is left as it was
+        cases = ex.cases()
+        for index, case in enumerate(cases):
+            expected = _run(ex.reference, case)
+            try:
+                got = _run(solution, case)
+            except Exception as err:  # a crashing solution is a wrong answer: explain it, never raise
+                return Result(ex.id, False, _crash(err, case))
+            problem = _problem(ex, got, expected, case)
+            if problem is None:
+                continue
+            mistakes = _mistakes_matching(ex, got, case, expected)
+            if not mistakes:
+                return Result(ex.id, False, problem)
+            mistake = _narrow(ex, solution, mistakes, cases[index + 1 :])
+            symptom = (ex.symptom(got, expected, case) if ex.symptom else None) or "wrong answer"
+            return Result(ex.id, False, mistake.message.replace("{symptom}", symptom))
+    return Result(ex.id, True, f"right on all {len(cases)} test cases.")

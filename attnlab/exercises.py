@@ -1,0 +1,79 @@
+"""Exercises that check themselves: write a function, ``check`` it, read what is wrong in your terms.
+
+::
+
+    from attnlab.exercises import check, describe, ids
+    print(describe("causal_mask"))          # the task, its signature and shapes
+    check("causal_mask", my_causal_mask)    # ✓ passed, or ✗ and why
+
+``check`` runs your function on seeded cases (float64, batch dimensions, L ≠ S, small sizes) and
+compares it with a reference solution. When it differs, it compares it with the classic wrong answers
+on the same inputs (no scaling, a softmax over the wrong dimension, an inverted or shifted mask, a
+reshape without the transpose, …) and names the one you made. A wrong answer never raises: a function
+that crashes gets its exception explained. Only an unknown exercise id raises :class:`AttnLabError`,
+since that is a typo in the call, not an answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from . import (
+    _exercises_attention,
+    _exercises_cost,
+    _exercises_heads,
+    _exercises_masks,
+    _exercises_residual,
+    _exercises_video,
+)
+from ._exercises_core import Case, Exercise, Mistake, Result, run_check
+from .errors import AttnLabError
+
+__all__ = ["Case", "Exercise", "Mistake", "Result", "check", "describe", "get", "ids"]
+
+_EXERCISES: dict[str, Exercise] = {
+    ex.id: ex
+    for module in (
+        _exercises_attention,
+        _exercises_heads,
+        _exercises_masks,
+        _exercises_residual,
+        _exercises_video,
+        _exercises_cost,
+    )
+    for ex in module.EXERCISES
+}
+
+
+def ids(chapter: int | None = None) -> tuple[str, ...]:
+    """Every exercise id in the book's order, or only those of one chapter."""
+    return tuple(i for i, ex in _EXERCISES.items() if chapter is None or ex.chapter == chapter)
+
+
+def get(exercise_id: str) -> Exercise:
+    """The exercise itself: its ``chapter``, ``signature``, ``reference`` solution and classic ``mistakes``.
+
+    Raises :class:`AttnLabError` for an unknown id, listing the known ones.
+    """
+    if exercise_id in _EXERCISES:
+        return _EXERCISES[exercise_id]
+    close = difflib.get_close_matches(str(exercise_id), _EXERCISES, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise AttnLabError(f"unknown exercise {exercise_id!r}; {hint}known exercises: {', '.join(_EXERCISES)}")
+
+
+def describe(exercise_id: str) -> str:
+    """The task as text: title, chapter, the signature your function must have, its shapes, what to do."""
+    return get(exercise_id).describe()
+
+
+def check(exercise_id: str, solution: Callable[..., Any]) -> Result:
+    """Run ``solution`` on the exercise's seeded cases and say whether, and how, it is wrong.
+
+    Returns a :class:`Result` with ``.passed`` and ``.message``; it displays itself in a notebook and is
+    true when the solution passed. Never raises for a wrong or crashing solution; raises
+    :class:`AttnLabError` only for an unknown ``exercise_id``. The global random state is left as it was.
+    """
+    return run_check(get(exercise_id), solution)

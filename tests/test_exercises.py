@@ -1,0 +1,383 @@
+"""attnlab.exercises: every reference passes, every classic mistake is named, no wrong answer raises."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from attnlab import AttnLabError
+from attnlab import exercises as ex
+
+IDS = ex.ids()
+MISTAKES = [(i, m) for i in IDS for m in ex.get(i).mistakes]
+
+# The key phrase of the message for each registered mistake: the wording the reader sees, pinned.
+PINNED = {
+    ("attention_scores", "no_scale"): "off by a factor of √dₖ",
+    ("attention_scores", "divide_by_E"): "divided by E instead of √E",
+    ("attention_scores", "times_sqrt_E"): "multiplied the scores by √E",
+    ("attention_scores", "divide_by_sqrt_S"): "divided by √S, with S the number of keys",
+    ("attention_scores", "divide_by_sqrt_L"): "divided by √L, with L the number of queries",
+    ("attention_scores", "transposed"): "the map is transposed",
+    ("attention_scores", "softmax"): "you applied the softmax",
+    ("attention_weights", "no_scale"): "off by a factor of √dₖ",
+    ("attention_weights", "divide_by_E"): "divided by E instead of √E",
+    ("attention_weights", "softmax_over_queries"): "rows do not sum to 1: softmax over the wrong dimension?",
+    ("attention_weights", "softmax_over_dim_0"): "softmax over dim=0",
+    ("attention_weights", "no_softmax"): "these are the scaled scores",
+    ("attention_weights", "transposed"): "the map is transposed",
+    ("scaled_dot_product_attention", "no_scale"): "off by a factor of √dₖ",
+    ("scaled_dot_product_attention", "divide_by_E"): "divided by E instead of √E",
+    ("scaled_dot_product_attention", "times_sqrt_E"): "multiplied the scores by √E",
+    ("scaled_dot_product_attention", "divide_by_sqrt_S"): "divided by √S",
+    ("scaled_dot_product_attention", "softmax_over_queries"): "rows do not sum to 1: softmax over the wrong dimension?",
+    ("scaled_dot_product_attention", "softmax_over_dim_0"): "softmax over dim=0",
+    ("scaled_dot_product_attention", "no_softmax"): "no softmax",
+    ("scaled_dot_product_attention", "returned_weights"): "you returned the attention weights",
+    ("scaled_dot_product_attention", "averaged_keys"): "you averaged the keys",
+    ("split_heads", "no_transpose"): "reshape without the transpose",
+    ("split_heads", "strided"): "head h holds features h, h + H, h + 2H",
+    ("split_heads", "heads_last"): "you returned (B, L, H, E)",
+    ("split_heads", "transpose_first"): "transposed before splitting",
+    ("split_heads", "heads_transposed"): "each head came out as (E, L)",
+    ("merge_heads", "no_transpose"): "reshape without the transpose",
+    ("merge_heads", "interleaved"): "interleaved",
+    ("merge_heads", "averaged"): "you averaged the heads",
+    ("merge_heads", "summed"): "you summed the heads",
+    ("merge_heads", "stacked_positions"): "stacked the heads along the positions",
+    ("merge_heads", "not_flattened"): "flatten the last two axes",
+    ("multi_head_weights", "divide_by_sqrt_D"): "scaled by 1/√D",
+    ("multi_head_weights", "no_scale"): "off by a factor of √dₖ",
+    ("multi_head_weights", "no_transpose"): "reshape without the transpose",
+    ("multi_head_weights", "strided"): "head h holds features h, h + H, h + 2H",
+    ("multi_head_weights", "softmax_over_queries"): "rows do not sum to 1",
+    ("multi_head_weights", "averaged"): "you averaged over the heads",
+    ("causal_mask", "inverted"): "position 0 can see position 1: the mask lets the future in. The mask is inverted",
+    ("causal_mask", "transposed"): "The mask is transposed",
+    ("causal_mask", "shifted_down"): "position 0 cannot see itself. Shifted by one",
+    ("causal_mask", "shifted_up"): "position 0 can see position 1: the mask lets the future in. Shifted by one",
+    ("causal_mask", "float"): "Return a bool tensor",
+    ("causal_mask", "additive"): "this is the additive mask",
+    ("key_padding_mask", "attnlab_convention"): "key 0 is a real token but is ignored. The mask is inverted",
+    ("key_padding_mask", "off_by_one"): "key 3 is a pad but is not ignored. Off by one",
+    ("key_padding_mask", "float"): "you returned a float mask",
+    ("key_padding_mask", "transposed"): "you returned (S, N)",
+    ("bool_to_additive", "inverted"): "−inf where the mask is True",
+    ("bool_to_additive", "as_float"): "you turned True into 1 and False into 0",
+    ("bool_to_additive", "large_negative"): "not −inf: use float('-inf')",
+    ("causal_padding_mask", "padding_on_queries"): "you hid them as queries (rows)",
+    ("causal_padding_mask", "causal_only"): "can see itself, a pad. Combine the causal mask with the padding mask",
+    ("causal_padding_mask", "padding_only"): "the mask lets the future in. Combine the padding mask with the causal",
+    ("causal_padding_mask", "or"): "not or",
+    ("causal_padding_mask", "inverted"): "The mask is inverted",
+    ("residual_block", "post_ln"): "post-LN",
+    ("residual_block", "no_residual"): "no residual adds",
+    ("residual_block", "added_to_normed"): "you added the sublayer's output to the normalised x",
+    ("residual_block", "mlp_without_add"): "the MLP's output replaced x",
+    ("residual_block", "parallel"): "a parallel block",
+    ("residual_block", "norms_swapped"): "the LayerNorms are swapped",
+    ("residual_block", "attention_unnormalised"): "the attention must read ln_1(x)",
+    ("quick_gelu", "exact_gelu"): "the exact GELU",
+    ("quick_gelu", "tanh_gelu"): "tanh approximation",
+    ("quick_gelu", "silu"): "SiLU",
+    ("quick_gelu", "gate_only"): "multiply it by x",
+    ("residual_attention", "naive"): "M·T is the naive weighting",
+    ("residual_attention", "input_residual"): "you added the input x",
+    ("residual_attention", "weighted_input"): "you weighted the input x",
+    ("residual_attention", "added_mask"): "T + M adds the mask",
+    ("residual_attention", "mask_of_trunk"): "the mask branch looks at the module's input x",
+    ("frame_split", "frame_major"): "the frames are in the wrong order",
+    ("frame_split", "no_permute"): "reshape without the transpose",
+    ("frame_split", "batch_first"): "batch first",
+    ("frame_split", "column_order"): "column by column",
+    ("message_tokens", "frame_major"): "rows are video-major (row = video·T + frame)",
+    ("message_tokens", "videos_first"): "you returned (b, T, d)",
+    ("message_tokens", "last_token"): "you took the last token",
+    ("message_tokens", "first_patch"): "the first patch",
+    ("message_tokens", "mean_of_tokens"): "you averaged the tokens",
+    ("append_message", "frame_major"): "the messages landed on the wrong frames",
+    ("append_message", "prepended"): "you put it first",
+    ("append_message", "replaced_last"): "you wrote the message over the last token",
+    ("append_message", "added"): "you added the message to every token",
+    ("attention_flops", "flops"): "that counts FLOPs",
+    ("attention_flops", "one_product"): "you counted one of the two products",
+    ("attention_flops", "square"): "you counted L² pairs",
+    ("attention_flops", "no_heads"): "the heads are missing",
+    ("attention_flops", "no_batch"): "the batch is missing",
+    ("attention_flops", "with_softmax"): "count only the two matrix products",
+    ("scores_memory", "bits"): "you counted bits",
+    ("scores_memory", "elements"): "you counted elements",
+    ("scores_memory", "float64"): "8 bytes is a float64",
+    ("scores_memory", "float16"): "2 bytes is a float16",
+    ("scores_memory", "square"): "you counted L² scores",
+    ("scores_memory", "no_heads"): "the heads are missing",
+    ("online_softmax", "no_rescale"): "the sums were not rescaled",
+    ("online_softmax", "wrong_sign"): "rescaled the wrong way",
+    ("online_softmax", "first_only"): "only s1 was rescaled",
+    ("online_softmax", "relative_to_zero"): "that sum is relative to 0",
+    ("online_softmax", "minimum"): "the new max is the larger of the two",
+    ("online_softmax", "global_max"): "one max for the whole tensor",
+}
+
+
+def mistake_id(param: tuple[str, ex.Mistake]) -> str:
+    return f"{param[0]}-{param[1].name}"
+
+
+# ---- The catalogue -------------------------------------------------------------------------------
+
+
+def test_every_chapter_has_at_least_three_exercises():
+    for chapter in range(1, 7):
+        assert len(ex.ids(chapter)) >= 3, f"chapter {chapter} has {ex.ids(chapter)}"
+    assert set(IDS) >= {"scaled_dot_product_attention", "causal_mask", "split_heads", "message_tokens"}
+    assert set(IDS) >= {"append_message", "attention_flops", "online_softmax", "scores_memory"}
+    assert len(set(IDS)) == len(IDS) == sum(len(ex.ids(c)) for c in range(1, 7))
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_describe_shows_the_signature_and_shapes(exercise_id):
+    exercise = ex.get(exercise_id)
+    text = ex.describe(exercise_id)
+    assert exercise.signature.startswith("solution(") and exercise.signature in text
+    assert f"(chapter {exercise.chapter})" in text and f"Shapes: {exercise.shapes}" in text
+    assert "0x" not in repr(exercise)
+
+
+def test_every_mistake_has_a_pinned_message_of_its_own():
+    assert set(PINNED) == {(i, m.name) for i, m in MISTAKES}
+    for exercise_id in IDS:
+        messages = [m.message for m in ex.get(exercise_id).mistakes]
+        assert len(set(messages)) == len(messages), f"{exercise_id}: two mistakes share a message"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_cases_are_seeded(exercise_id):
+    first, second = ex.get(exercise_id).cases(), ex.get(exercise_id).cases()
+    for a, b in zip(first, second, strict=True):
+        assert a.label == b.label
+        for x, y in zip(a.args, b.args, strict=True):
+            if isinstance(x, torch.Tensor):
+                assert torch.equal(x, y)
+
+
+# ---- Right answers pass, wrong ones are named ----------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_reference_solution_passes(exercise_id):
+    result = ex.check(exercise_id, ex.get(exercise_id).reference)
+    assert result.passed and bool(result), result.message
+    assert result.message.startswith("right on all")
+
+
+@pytest.mark.parametrize("param", MISTAKES, ids=mistake_id)
+def test_each_classic_mistake_is_caught_with_its_message(param):
+    exercise_id, mistake = param
+    result = ex.check(exercise_id, mistake.solution)
+    assert not result.passed and not bool(result)
+    assert PINNED[exercise_id, mistake.name] in result.message, result.message
+    assert "{symptom}" not in result.message
+
+
+def _scores(q, k):
+    return q @ k.transpose(-2, -1)
+
+
+# Wrong answers written the way a reader writes them, independently of the registered mistakes.
+READER_MISTAKES = [
+    ("scaled_dot_product_attention", lambda q, k, v: torch.softmax(_scores(q, k), dim=-1) @ v, "√dₖ"),
+    (
+        "scaled_dot_product_attention",
+        lambda q, k, v: F.softmax(_scores(q, k) / q.size(-1) ** 0.5, dim=-2) @ v,
+        "rows do not sum to 1: softmax over the wrong dimension?",
+    ),
+    ("attention_weights", lambda q, k: (_scores(q, k) / math.sqrt(k.shape[-1])).softmax(0), "softmax over dim=0"),
+    ("attention_scores", lambda q, k: torch.einsum("...le,...se->...ls", q, k), "off by a factor of √dₖ"),
+    ("causal_mask", lambda L: torch.triu(torch.ones(L, L, dtype=torch.bool), diagonal=1), "inverted"),
+    ("causal_mask", lambda L: torch.tril(torch.ones(L, L, dtype=torch.bool), diagonal=-1), "cannot see itself"),
+    (
+        "causal_mask",
+        lambda L: torch.arange(L)[:, None] + 1 >= torch.arange(L)[None, :],
+        "position 0 can see position 1: the mask lets the future in",
+    ),
+    ("causal_mask", lambda L: torch.tril(torch.ones(L, L)), "Return a bool tensor"),
+    ("key_padding_mask", lambda lengths, S: torch.arange(S)[None] < lengths[:, None], "inverted"),
+    ("bool_to_additive", lambda m: torch.where(m, 0.0, -1e4), "not −inf"),
+    ("split_heads", lambda x, h: x.view(x.shape[0], h, x.shape[1], -1), "reshape without the transpose"),
+    ("merge_heads", lambda z: z.mean(dim=1), "you averaged the heads"),
+    ("multi_head_weights", lambda q, k, h: torch.softmax(_scores(q, k) / q.shape[-1] ** 0.5, -1), "wrong shape"),
+    (
+        "residual_block",
+        lambda x, ln_1, attn, ln_2, mlp: ln_2(
+            ln_1(x + attn(x, x, x, need_weights=False)[0]) + mlp(ln_1(x + attn(x, x, x, need_weights=False)[0]))
+        ),
+        "post-LN",
+    ),
+    ("quick_gelu", lambda x: x * torch.sigmoid(x), "SiLU"),
+    ("residual_attention", lambda x, trunk, soft_mask: trunk(x) * soft_mask(x), "naive"),
+    ("message_tokens", lambda x, T: x[0].view(T, -1, x.shape[-1]), "video-major"),
+    ("append_message", lambda x, m: torch.cat([x, m.flatten(0, 1)[None]]), "wrong frames"),
+    ("attention_flops", lambda B, H, L, S, E: 2 * (2 * B * H * L * S * E), "FLOPs"),
+    ("scores_memory", lambda B, H, L, S: B * H * L * S * 32, "bits"),
+    ("online_softmax", lambda m1, s1, m2, s2: (torch.max(m1, m2), s1 + s2), "not rescaled"),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "solution", "phrase"), READER_MISTAKES, ids=lambda p: None)
+def test_mistakes_written_by_a_reader_are_named(exercise_id, solution, phrase):
+    result = ex.check(exercise_id, solution)
+    assert not result.passed
+    assert phrase in result.message, result.message
+
+
+def log_sum_state(m1, s1, m2, s2):
+    """The combined sum through log-sum-exp: log s = logaddexp(m1 + log s1, m2 + log s2) − m."""
+    return (torch.logaddexp(m1 + s1.log(), m2 + s2.log()) - torch.maximum(m1, m2)).exp()
+
+
+# Right answers written another way than the reference: the checker must not be stricter than the task.
+READER_SOLUTIONS = [
+    (
+        "scaled_dot_product_attention",
+        lambda q, k, v: torch.einsum("...ls,...sv->...lv", torch.softmax(_scores(q / q.shape[-1] ** 0.5, k), -1), v),
+    ),
+    ("scaled_dot_product_attention", lambda q, k, v: F.scaled_dot_product_attention(q, k, v)),
+    ("causal_mask", lambda L: torch.arange(L)[None, :] <= torch.arange(L)[:, None]),
+    ("key_padding_mask", lambda lengths, S: torch.arange(S).expand(len(lengths), S) >= lengths[:, None]),
+    ("bool_to_additive", lambda m: torch.log(m.double())),
+    ("split_heads", lambda x, h: torch.stack(x.chunk(h, dim=-1), dim=1)),
+    ("merge_heads", lambda z: torch.cat(z.unbind(1), dim=-1)),
+    ("message_tokens", lambda x, T: torch.stack([x[0, t::T] for t in range(T)])),
+    ("attention_flops", lambda B, H, L, S, E: float(2 * B * H * L * S * E)),
+    (
+        "online_softmax",
+        lambda m1, s1, m2, s2: (
+            torch.maximum(m1, m2),
+            torch.logaddexp(m1 + s1.log(), m2 + s2.log()).exp() / torch.maximum(m1, m2).exp(),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "solution"), READER_SOLUTIONS, ids=lambda p: None)
+def test_right_answers_written_another_way_pass(exercise_id, solution):
+    result = ex.check(exercise_id, solution)
+    assert result.passed, result.message
+
+
+# ---- Crashes, shapes, dtypes, NaN: explained, never raised ---------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_a_crashing_solution_is_explained(exercise_id):
+    def crashes(*args):
+        raise IndexError("index 7 is out of bounds")
+
+    result = ex.check(exercise_id, crashes)
+    assert not result.passed
+    first = ex.get(exercise_id).cases()[0].label
+    assert result.message == f"your function raised IndexError on {first}: index 7 is out of bounds"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_returning_none_is_explained(exercise_id):
+    result = ex.check(exercise_id, lambda *args: None)
+    assert not result.passed and "returned None" in result.message
+
+
+@pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output != "number"])
+def test_a_wrong_shape_gets_a_shape_message(exercise_id):
+    reference = ex.get(exercise_id).reference
+
+    def extra_axis(*args):
+        out = reference(*args)
+        return tuple(t.unsqueeze(0) for t in out) if isinstance(out, tuple) else out.unsqueeze(0)
+
+    result = ex.check(exercise_id, extra_axis)
+    assert not result.passed
+    assert result.message.startswith("wrong shape: "), result.message
+    assert ex.get(exercise_id).shapes in result.message
+
+
+@pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output == "number"])
+def test_a_number_exercise_wants_a_number(exercise_id):
+    result = ex.check(exercise_id, lambda *args: "a lot")
+    assert not result.passed and "expected a number" in result.message
+    result = ex.check(exercise_id, lambda *args: 3 * ex.get(exercise_id).reference(*args))
+    assert not result.passed and "it is 3× the answer" in result.message
+
+
+def test_dtype_and_nan_are_named():
+    reference = ex.get("scaled_dot_product_attention").reference
+    result = ex.check("scaled_dot_product_attention", lambda q, k, v: reference(q, k, v).float())
+    assert "dtype is torch.float32 for torch.float64 inputs" in result.message
+    result = ex.check("scaled_dot_product_attention", lambda q, k, v: reference(q, k, v) / 0 * 0)
+    assert "has NaN at" in result.message
+    result = ex.check("causal_mask", lambda L: torch.ones(L, L, dtype=torch.int64).tril())
+    assert "dtype is torch.int64, expected a bool (True/False) tensor" in result.message
+
+
+def test_hints_for_common_errors():
+    result = ex.check("merge_heads", lambda z: z.transpose(1, 2).view(z.shape[0], z.shape[2], -1))
+    assert "raised RuntimeError" in result.message and "use .reshape(...)" in result.message
+    result = ex.check("residual_block", lambda x, ln_1, attn, ln_2, mlp: x + attn(ln_1(x), ln_1(x), ln_1(x)))
+    assert "raised TypeError" in result.message and "take [0]" in result.message
+
+
+def test_a_solution_that_changes_its_inputs_in_place_cannot_fool_the_diagnosis():
+    def no_scale_then_vandalise(q, k, v):
+        out = torch.softmax(_scores(q, k), dim=-1) @ v
+        q.zero_(), k.zero_(), v.zero_()
+        return out
+
+    assert "off by a factor of √dₖ" in ex.check("scaled_dot_product_attention", no_scale_then_vandalise).message
+
+
+def test_check_leaves_the_global_random_state_alone():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    ex.check("residual_block", lambda x, *parts: torch.randn_like(x))
+    ex.check("frame_split", ex.get("frame_split").reference)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+# ---- The result and the errors -------------------------------------------------------------------
+
+
+def test_the_result_is_frozen_deterministic_and_displays_itself():
+    result = ex.check("causal_mask", ex.get("causal_mask").mistakes[0].solution)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.passed = True
+    again = ex.check("causal_mask", ex.get("causal_mask").mistakes[0].solution)
+    assert result == again and repr(result) == repr(again)
+    assert repr(result).startswith("✗ causal_mask: not yet\n") and "0x" not in repr(result)
+    assert result._repr_markdown_().startswith("**✗ causal_mask: not yet**")
+    html = result._repr_html_()
+    assert "✗ causal_mask: not yet" in html and "nn.MultiheadAttention&#x27;s" in html
+    passed = ex.check("causal_mask", ex.get("causal_mask").reference)
+    assert repr(passed) == "✓ causal_mask: passed\nright on all 3 test cases."
+
+
+def test_html_is_escaped():
+    result = ex.Result("x", False, "<script>alert(1)</script>")
+    assert "<script>" not in result._repr_html_() and "&lt;script&gt;" in result._repr_html_()
+
+
+def test_an_unknown_id_raises_with_the_known_ones():
+    with pytest.raises(
+        AttnLabError, match=r"unknown exercise 'causal'; did you mean 'causal_mask'\? known exercises: "
+    ):
+        ex.check("causal", lambda L: L)
+    with pytest.raises(AttnLabError, match="split_heads, merge_heads"):
+        ex.describe("nothing like it")
+
+
+def test_passing_the_result_instead_of_the_function_is_explained():
+    result = ex.check("causal_mask", torch.ones(3, 3, dtype=torch.bool))
+    assert not result.passed
+    assert result.message.startswith("check needs your function itself, not what it returned (Tensor)")
