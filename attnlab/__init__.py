@@ -7,6 +7,15 @@ a drop-in multi-head attention, masks and their conventions, and a way to read a
 from . import exercises
 from .capture import capture_attention
 from .clip import LayerNorm, QuickGELU, ResidualAttentionBlock, Transformer, VisionTransformer
+from .cost import (
+    attention_flops,
+    attention_traffic,
+    count_flops,
+    matmul_gflops,
+    peak_memory,
+    scores_bytes,
+    time_interleaved,
+)
 from .device import available_devices, default_device
 from .errors import AttnLabError
 from .functional import IMPLS, attention_logits, attention_weights, scaled_dot_product_attention
@@ -50,19 +59,26 @@ __all__ = [
     "VisionTransformer",
     "__version__",
     "additive_to_bool",
+    "attention_flops",
     "attention_logits",
+    "attention_traffic",
     "attention_weights",
     "available_devices",
     "bool_to_additive",
     "capture_attention",
     "causal_mask",
     "combine_masks",
+    "count_flops",
     "default_device",
     "exercises",
     "from_mha_mask",
     "key_padding_to_mask",
+    "matmul_gflops",
     "padding_mask",
+    "peak_memory",
     "project_heads",
     "scaled_dot_product_attention",
+    "scores_bytes",
+    "time_interleaved",
     "to_mha_mask",
 ]
