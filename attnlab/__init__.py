@@ -4,7 +4,7 @@ The core every chapter uses: scaled dot-product attention three ways (teaching, 
 a drop-in multi-head attention, masks and their conventions, and a way to read attention maps.
 """
 
-from . import exercises
+from . import data, exercises
 from .capture import capture_attention
 from .clip import LayerNorm, QuickGELU, ResidualAttentionBlock, Transformer, VisionTransformer
 from .cost import (
@@ -69,6 +69,7 @@ __all__ = [
     "causal_mask",
     "combine_masks",
     "count_flops",
+    "data",
     "default_device",
     "exercises",
     "from_mha_mask",
