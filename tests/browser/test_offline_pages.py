@@ -364,6 +364,24 @@ def vit_explorer(page: Any) -> None:
     assert overlay.evaluate_all("ds => ds.map(d => d.style.background)") != head0
 
 
+def video_explorer(page: Any) -> None:
+    """Chapter 5: a frame's patches seen from its class token, then from its message token; another video."""
+    explorer = page.locator(".attnlab-explorer").last
+    frames = explorer.locator(".attnlab-frame")
+    assert frames.count() == 8
+    frames.nth(3).click()
+    assert explorer.locator(".attnlab-selected").get_attribute("data-frame") == "3"
+    overlay = frames.nth(3).locator(".attnlab-overlay div")
+    seen_from_class = overlay.evaluate_all("ds => ds.map(d => d.style.background)")
+    assert len(seen_from_class) == 16 and all(c not in ("", "transparent") for c in seen_from_class)
+    explorer.locator("select[aria-label='patches seen from']").select_option("1")
+    assert overlay.evaluate_all("ds => ds.map(d => d.style.background)") != seen_from_class
+    pixels = "cs => cs.map(c => c.toDataURL())"
+    before = explorer.locator("canvas").evaluate_all(pixels)
+    explorer.locator("select[aria-label='video']").select_option("1")
+    assert explorer.locator("canvas").evaluate_all(pixels) != before
+
+
 # Page-specific interactions, run over file:// and http after the generic checks: one per explorer.
 INTERACTIONS: dict[str, Callable[[Any], None]] = {
     "book/intro.html": intro_explorer,
@@ -371,6 +389,7 @@ INTERACTIONS: dict[str, Callable[[Any], None]] = {
     "chapters/02_multi_head_attention.html": multi_head_explorers,
     "chapters/03_masking.html": masking_explorer,
     "chapters/04_residual_attention.html": vit_explorer,
+    "chapters/05_cross_frame_attention.html": video_explorer,
 }
 
 
