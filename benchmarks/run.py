@@ -1,113 +1,117 @@
-"""Time attnlab's attention paths against torch's fused kernel; write a JSON record and a table.
+"""Measure what attention costs on this machine; write _build/bench/bench.json and bench.md.
 
-    python benchmarks/run.py --out _build/bench [--sizes 64 256 1024] [--threads 2]
+    python benchmarks/run.py --out _build/bench            # everything (make bench), a few minutes
+    python benchmarks/run.py --out /tmp/b --quick          # tiny sizes, no chapters: a smoke test
 
-Methods are interleaved at each size and timed with ``torch.utils.benchmark`` (median of blocked runs),
-with an explicit thread count. Speed is reported as a ratio to torch's fused kernel measured in the
-same run, and as a fraction of this machine's matmul throughput measured in the same run.
+Sections: attention (attnlab's manual, tiled and sdpa paths and torch's fused kernel; attnlab's and
+torch's multi-head layers), memory (peak growth per path, a fresh process each), video (joint, divided
+and cross-frame attention as T grows), explorers (redraw latency in a kernel) and chapters (execution
+time of every chapter). Timings are medians of interleaved rounds with an explicit thread count; speed
+is given as a ratio to torch's fused kernel and as a share of the matmul throughput, both measured in
+the same run. Then each target of the issue is checked.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
+import os
+import sys
+import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` as a package, run as a script
+
 import torch
-import torch.nn.functional as F
-from torch.utils import benchmark
 
-import attnlab
+from benchmarks import attention, chapters, explorers, memory, report, video
+from benchmarks.timing import Contention, matmul_gflops
 
-
-def median_seconds(fn, threads: int, min_run_time: float) -> float:
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+SECTIONS = ("attention", "memory", "video", "explorers", "chapters")
 
 
-def matmul_gflops(threads: int, n: int = 1024) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / median_seconds(lambda: a @ b, threads, 0.5) / 1e9
-
-
-def attention_rows(sizes: list[int], batch: int, heads: int, width: int, threads: int, min_run_time: float):
-    methods = {
-        "torch fused": lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
-        **{
-            f"attnlab {impl}": (lambda q, k, v, impl=impl: attnlab.scaled_dot_product_attention(q, k, v, impl=impl))
-            for impl in attnlab.IMPLS
-        },
-    }
-    rows = []
-    for n in sizes:
-        q, k, v = (torch.randn(batch, heads, n, width) for _ in range(3))
-        flops = 4 * batch * heads * n * n * width  # QKᵀ and weights·V, two flops per multiply-add
-        with torch.inference_mode():
-            for f in methods.values():  # warm up: first calls pay for dispatch and allocation
-                f(q, k, v)
-            times = {
-                name: median_seconds(lambda f=f, q=q, k=k, v=v: f(q, k, v), threads, min_run_time)
-                for name, f in methods.items()
-            }
-        for name, seconds in times.items():
-            rows.append(
-                {
-                    "method": name,
-                    "n": n,
-                    "ms": seconds * 1e3,
-                    "gflops": flops / seconds / 1e9,
-                    "vs_fused": seconds / times["torch fused"],
-                }
-            )
-    return rows
-
-
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("_build/bench"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256, 1024])
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--heads", type=int, default=12)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--min-run-time", type=float, default=0.3, help="seconds per measurement")
-    args = parser.parse_args()
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, short budgets, no chapters")
+    parser.add_argument(
+        "--chapters",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="execute every chapter and time it (about a minute; default: on, off with --quick)",
+    )
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to measure")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per measured shape")
+    args = parser.parse_args(argv)
+    if args.chapters is None:
+        args.chapters = not args.quick
+    if not args.chapters and "chapters" in args.sections:
+        args.sections.remove("chapters")
+    if args.budget is None:
+        args.budget = 0.05 if args.quick else 2.0
+    return args
 
-    torch.manual_seed(0)
-    peak = matmul_gflops(args.threads)
-    rows = attention_rows(args.sizes, args.batch, args.heads, args.width, args.threads, args.min_run_time)
-    for row in rows:
-        row["fraction_of_matmul_peak"] = row["gflops"] / peak
-    record = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "threads": args.threads,
-            "torch": torch.__version__,
-            "cuda": torch.version.cuda,
-            "matmul_gflops": peak,
-        },
-        "shape": {"B": args.batch, "H": args.heads, "E": args.width},
-        "attention": rows,
+
+def _sections(args: argparse.Namespace, record: dict) -> None:
+    """Measure every section asked for into ``record``, with the seconds each took."""
+    quick = args.quick
+    measures = {
+        "attention": lambda: attention.attention_rows(
+            attention.QUICK if quick else attention.FULL, 64, args.threads, args.budget
+        ),
+        "memory": lambda: memory.memory_rows(
+            memory.QUICK_SIZES if quick else memory.FULL_SIZES,
+            B=1,
+            H=2 if quick else 12,
+            E=64,
+            threads=args.threads,
+            paths=("torch fused", "attnlab tiled") if quick else memory.PATHS,
+        ),
+        "video": lambda: video.video_rows(video.QUICK if quick else video.FULL, args.threads, args.budget),
+        "explorers": lambda: explorers.explorer_rows(explorers.QUICK if quick else explorers.FULL, threads=1),
+        "chapters": chapters.chapter_rows,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(record, indent=2))
-    lines = [
-        f"# Attention on {record['machine']['cpu']}, {args.threads} threads, torch {torch.__version__}",
-        "",
-        f"Matmul peak measured in this run: {peak:.0f} GFLOP/s. Shape: B={args.batch}, H={args.heads}, E={args.width}.",
-        "",
-        "| method | n | ms | GFLOP/s | × fused | of matmul peak |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {r['method']} | {r['n']} | {r['ms']:.3f} | {r['gflops']:.1f} | {r['vs_fused']:.2f} | "
-        f"{r['fraction_of_matmul_peak']:.0%} |"
-        for r in rows
-    ]
-    (args.out / "bench.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.md'}")
+    for name in SECTIONS:
+        if name in args.sections:
+            began = time.perf_counter()
+            print(f"measuring {name} …", flush=True)
+            record[name] = measures[name]()
+            record.setdefault("section_seconds", {})[name] = time.perf_counter() - began
+
+
+def run(args: argparse.Namespace) -> dict:
+    start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    record: dict = {"schema": report.SCHEMA, "quick": args.quick, "machine": report.machine(args.threads)}
+    load_start, matmul_n = os.getloadavg()[0], 256 if args.quick else 1024
+    with Contention() as whole:
+        matmul_start = matmul_gflops(args.threads, n=matmul_n, budget_s=args.budget)
+        _sections(args, record)
+        matmul_end = matmul_gflops(args.threads, n=matmul_n, budget_s=args.budget)
+    peak = max(matmul_start, matmul_end)  # the machine's ceiling: the less disturbed of the two
+    for key in ("attention", "video"):
+        for row in record.get(key, []):
+            row["of_matmul"] = row["gflops"] / peak
+    record.update(
+        matmul_gflops=peak,
+        matmul_gflops_start=matmul_start,
+        matmul_gflops_end=matmul_end,
+        load_average_start=load_start,
+        load_average_end=os.getloadavg()[0],
+        contention=whole.share,
+        seconds=time.perf_counter() - start,
+    )
+    record["targets"] = report.targets(record)
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    record = run(args)
+    json_path, md_path = report.write(record, args.out)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path} in {record['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

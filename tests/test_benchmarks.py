@@ -1,0 +1,183 @@
+"""The benchmarks run at tiny sizes and write a record of the promised shape. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from benchmarks import chapters, explorers, memory, report, video
+from benchmarks.attention import attention_rows
+from benchmarks.timing import RETRY_ABOVE, Contention, interleaved_medians, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quick_record(tmp_path_factory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench")
+    args = ["--out", str(out), "--quick", "--threads", "1", "--sections", "attention", "memory", "video"]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "bench.json").read_text()), (out / "bench.md").read_text()
+
+
+def test_quick_run_writes_a_record_that_names_the_machine(quick_record):
+    record, _ = quick_record
+    assert record["schema"] == report.SCHEMA and record["quick"] is True
+    m = record["machine"]
+    assert m["torch"] == torch.__version__ and m["torch_threads"] == 1 and m["logical_cores"] >= 1
+    assert m["cpu"] and m["parallel_info"] and isinstance(m["blas"], list)
+    assert record["matmul_gflops"] == max(record["matmul_gflops_start"], record["matmul_gflops_end"]) > 0
+    assert record["contention"] is None or 0 <= record["contention"] <= 1
+    assert set(record["section_seconds"]) == {"attention", "memory", "video"}
+
+
+def test_quick_attention_rows_compare_every_path_with_its_reference(quick_record):
+    rows = quick_record[0]["attention"]
+    kernels = {r["method"] for r in rows if r["group"] == "kernel"}
+    layers = {r["method"] for r in rows if r["group"] == "layer"}
+    assert kernels == {"torch fused", "attnlab sdpa", "attnlab manual", "attnlab tiled"}
+    assert "torch nn.MultiheadAttention" in layers and len(layers) == 4
+    for r in rows:
+        assert r["ms"] > 0 and r["gflops"] > 0 and r["of_matmul"] > 0 and r["attempts"] >= 1
+        if r["method"] == r["reference"]:
+            assert r["vs_reference"] == 1.0
+
+
+def test_quick_memory_and_video_rows(quick_record):
+    record, _ = quick_record
+    for r in record["memory"]:
+        assert "error" not in r, r
+        assert r["growth_mb"] >= 0 and r["peak_mb"] >= r["baseline_mb"] > 0
+    variants = {r["variant"] for r in record["video"]}
+    assert {"joint", "divided", "cross-frame"} <= variants
+    # joint attention's FLOPs grow with T², divided's and cross-frame's roughly with T
+    flops = {(r["variant"], r["T"]): r["gflop"] for r in record["video"] if r["impl"] == "manual"}
+    Ts = sorted({r["T"] for r in record["video"]})
+    assert flops[("joint", Ts[-1])] / flops[("joint", Ts[0])] > flops[("divided", Ts[-1])] / flops[("divided", Ts[0])]
+
+
+def test_quick_targets_and_markdown(quick_record):
+    record, md = quick_record
+    targets = record["targets"]
+    assert {"target", "limit", "unit", "measured", "met", "where", "reason"} <= set(targets[0])
+    for t in targets:
+        if t["measured"] is None:  # n = 4096, explorers: not in a quick run
+            assert t["met"] is None and t["reason"] == "not measured in this run"
+        else:
+            assert t["met"] == (t["measured"] <= t["limit"]) and (t["reason"] is None) == t["met"]
+    assert md.startswith("# Attention benchmarks: ")
+    for title in ("## Targets", "## Attention", "## Peak memory", "## Video"):
+        assert title in md
+    assert "| target | measured | limit |" in md and "attnlab tiled" in md
+
+
+def _record(**rows) -> dict:
+    return {"attention": [], "memory": [], "explorers": [], **rows}
+
+
+def _kernel_row(method, n, vs, ms=1.0, B=1):
+    return {"group": "kernel", "method": method, "B": B, "H": 12, "n": n, "ms": ms, "vs_reference": vs}
+
+
+def test_targets_say_by_how_much_and_why_they_are_missed():
+    rows = [
+        _kernel_row("torch fused", 1024, 1.0),
+        _kernel_row("attnlab sdpa", 1024, 1.05),
+        _kernel_row("attnlab manual", 1024, 5.0),
+        _kernel_row("torch fused", 4096, 1.0),
+        _kernel_row("attnlab sdpa", 4096, 1.3, ms=1.3),
+        _kernel_row("attnlab tiled", 4096, 1.5),
+    ]
+    memory_rows = [{"path": "attnlab tiled", "n": 4096, "growth_mb": 80.0}]
+    explorer_rows = [
+        {"explorer": "heatmap", "heads": 1, "tokens": 8, "reps": 3, "median_ms": 10.0, "after_20_recomputes_ms": 60.0}
+    ]
+    got = {t["target"]: t for t in report.targets(_record(attention=rows, memory=memory_rows, explorers=explorer_rows))}
+    sdpa = got["attnlab sdpa vs torch fused, every size"]
+    assert sdpa["measured"] == 1.3 and sdpa["met"] is False and sdpa["missed_at"] == [(1, 4096)]
+    assert sdpa["reason"].startswith("missed by 1.18×") and "300 µs per call" in sdpa["reason"]
+    manual = got["attnlab manual vs torch fused at n = 1024"]
+    assert manual["met"] is False and manual["reason"].startswith("missed by 1.25× (5 × vs 4)")
+    assert got["attnlab tiled vs torch fused at n = 4096"]["met"] is True
+    assert got["attnlab tiled peak memory growth at n = 4096"]["met"] is False
+    assert got["explorer redraw in the kernel, one heatmap"]["met"] is True
+    assert got["explorer redraw in the kernel, one heatmap, after 20 recomputes"]["met"] is False
+    assert got["explorer redraw in the kernel, head grid"]["met"] is None
+
+
+def test_interleaved_medians_and_contention():
+    calls = {"a": 0, "b": 0}
+
+    def count(name):
+        calls[name] += 1
+
+    with Contention() as c:
+        times = interleaved_medians(
+            {"a": lambda: count("a"), "b": lambda: count("b")}, threads=1, budget_s=0.0, min_rounds=3
+        )
+    assert c.share is None or 0.0 <= c.share <= 1.0
+    assert set(times) == {"a", "b"}
+    for t in times.values():
+        assert t["rounds"] == 3 and t["median_s"] > 0 and t["iqr_s"] >= 0 and t["number"] >= 1
+    assert calls["a"] >= 2 + 3 * times["a"]["number"]  # warm-up, sizing, then every round
+
+
+def test_measure_keeps_the_least_disturbed_attempt(monkeypatch):
+    shares = iter([0.9, 0.5, 0.7])
+
+    class Fake:
+        def __enter__(self):
+            self.share = next(shares)
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr("benchmarks.timing.Contention", Fake)
+    _, share, attempts = measure({"x": lambda: None}, threads=1, budget_s=0.0, retries=2, pause_s=0.0)
+    assert (share, attempts) == (0.5, 3) and share > RETRY_ABOVE
+
+
+def test_attention_rows_directly_at_the_smallest_size():
+    rows = attention_rows([(1, 1, [4])], E=8, threads=1, budget_s=0.0)
+    assert len(rows) == 8 and {r["n"] for r in rows} == {4}
+
+
+def test_memory_child_measures_its_own_peak():
+    got = memory.child("attnlab tiled", 64, 1, 2, 8, 1)
+    assert got["growth_mb"] >= 0 and got["peak_mb"] >= got["baseline_mb"]
+
+
+def test_video_variants_agree_on_shapes():
+    q, k, v = (torch.randn(1, 2, 3, 5, 8) for _ in range(3))  # (b, H, T, P, E)
+    assert video.joint(q, k, v, "manual").shape == (1, 2, 15, 8)
+    assert video.divided(q, k, v, "sdpa").shape == (1, 2, 3, 5, 8)
+    assert video.cross_frame(q, k, v, "manual").shape == (1, 2, 3, 6, 8)
+
+
+def test_explorer_latency_is_measured_in_a_kernel():
+    rows = explorers.explorer_rows(explorers.QUICK, threads=1)
+    assert [r["explorer"] for r in rows] == ["heatmap", "grid"]
+    for r in rows:
+        assert 0 < r["median_ms"] <= r["max_ms"] and r["reps"] == explorers.QUICK["reps"]
+
+
+def test_chapters_run_in_a_copy_and_report_failures(tmp_path):
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("open('made.txt', 'w').write('x')")])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")])
+    nbformat.write(good, tmp_path / "01_good.ipynb")
+    nbformat.write(bad, tmp_path / "02_bad.ipynb")
+    stored = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    rows = chapters.chapter_rows(tmp_path, timeout=120)
+    assert [(r["chapter"], r["ok"]) for r in rows] == [("01_good.ipynb", True), ("02_bad.ipynb", False)]
+    assert "broken on purpose" in rows[1]["error"] and rows[0]["seconds"] > 0
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == stored  # nothing written beside them
