@@ -167,8 +167,8 @@ def targets(record: dict) -> list[dict]:
                 "ms",
                 grown,
                 where and where.replace("median of", "one of"),
-                "every recompute adds a setting and the explorer re-sends all of them, so the "
-                "latency grows with each recompute",
+                "each recompute re-sends the explorer's whole state: its precomputed settings and up to "
+                "MAX_COMPUTED (4) computed ones, about 20 ms per 12-head setting here",
             )
         )
     return out

@@ -184,3 +184,21 @@ def test_frame_explorer_generates_a_new_video_with_a_kernel():
     explorer._on_msg(explorer, {"type": "compute", "value": 8}, None)
     assert sent[-1]["type"] == "error" and "frame_maps must be" in sent[-1]["message"]
     assert explorer.data["shape"][0] == 2  # the failed video was not added
+
+
+def test_recomputed_settings_are_capped_and_precomputed_ones_kept():
+    def compute(t):
+        return torch.full((3, 3), float(t))
+
+    explorer = HeatmapExplorer(None, ["a", "b", "c"], settings={"first": compute(0)}, compute=compute)
+    for value in range(1, 8):
+        explorer.recompute(value)
+    assert explorer.data["settings"] == ["first", *(f"setting={v}" for v in range(4, 8))]
+    assert len(explorer.data["maps"]) == 1 + widgets.explorers.MAX_COMPUTED
+    assert explorer.data["maps"][-1][0][0] == 7.0 and explorer.setting == 4
+    videos = FrameExplorer(**video_maps(0), grid=(2, 2), compute=video_maps)
+    for seed in range(1, 8):
+        videos.recompute(seed)
+    assert videos.data["videos"] == ["video 0", *(f"seed={s}" for s in range(4, 8))]
+    assert videos.data["shape"][0] == 5 and len(videos.data["frames"]) == len(videos.data["patch_maps"][1]) == 5
+    assert videos.data["frames"][-1] == FrameExplorer(**video_maps(7), grid=(2, 2)).data["frames"][0]

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import _require, _shape
 from ._base import Maps, _as_array, _Explorer, _to_json
+from .explorers import MAX_COMPUTED
 
 __all__ = ["FrameExplorer"]
 
@@ -91,6 +92,7 @@ class FrameExplorer(_Explorer):
         sources = data["sources"]
         super().__init__(data, kind="frames", view=sources[0] if sources else "weights", **state)
         self._compute, self._compute_label = compute, compute_label
+        self._given = V  # precomputed videos stay; generated ones beyond MAX_COMPUTED go, oldest first
 
     def _video(self, frames: Maps, frame_maps: Maps, patch_maps: Maps | Mapping[str, Maps] | None) -> dict:
         """Check one or more videos' frames and maps against each other and turn them into widget data."""
@@ -131,10 +133,14 @@ class FrameExplorer(_Explorer):
             new["shape"][1:] == data["shape"][1:] and new["size"] == data["size"] and new["sources"] == data["sources"],
             f"compute({seed}) made a video of another shape than the explorer's",
         )
+        first = 1 if data["shape"][0] - self._given >= MAX_COMPUTED else 0  # forget the oldest generated one
+        kept = [i for i in range(data["shape"][0]) if not (first and i == self._given)]
         for key in ("frames", "frame_maps"):
-            data[key] = [*data[key], *new[key]]
-        data["patch_maps"] = [[*old, *add] for old, add in zip(data["patch_maps"], new["patch_maps"], strict=True)]
-        data["videos"] = [*data["videos"], f"{self._compute_label}={seed}"]
-        data["shape"] = [data["shape"][0] + 1, *data["shape"][1:]]
+            data[key] = [*(data[key][i] for i in kept), *new[key]]
+        data["patch_maps"] = [
+            [*(old[i] for i in kept), *add] for old, add in zip(data["patch_maps"], new["patch_maps"], strict=True)
+        ]
+        data["videos"] = [*(data["videos"][i] for i in kept), f"{self._compute_label}={seed}"]
+        data["shape"] = [len(kept) + 1, *data["shape"][1:]]
         self.data = data
         self.setting = data["shape"][0] - 1
