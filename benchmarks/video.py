@@ -18,7 +18,6 @@ whole block (attention, messages and MLP) is timed too, beside a CLIP block run 
 from __future__ import annotations
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 import attnlab
 from benchmarks.timing import RETRIES, measure
@@ -54,12 +53,6 @@ def cross_frame(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, impl: str) ->
 VARIANTS = {"joint": joint, "divided": divided, "cross-frame": cross_frame}
 
 
-def _flops(fn, *args) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn(*args)
-    return counter.get_total_flops()
-
-
 def _blocks(T: int, P: int, D: int, H: int, b: int) -> dict:
     """Whole blocks, MLP included: X-CLIP's cross-frame block and a CLIP block over all T·P tokens."""
     try:
@@ -84,12 +77,12 @@ def video_rows(config: dict, threads: int, budget_s: float) -> list[dict]:
         q, k, v = (torch.randn(b, H, T, P, E, generator=g) for _ in range(3))  # (b, H, T, P, E)
         fns, flops = {}, {}
         for name, variant in VARIANTS.items():
-            flops[name] = _flops(variant, q, k, v, "manual")
+            flops[name] = attnlab.count_flops(variant, q, k, v, "manual")["total"]
             for impl in ("manual", "sdpa"):
                 fns[(name, impl)] = lambda variant=variant, impl=impl, q=q, k=k, v=v: variant(q, k, v, impl)
         for name, (block, x) in _blocks(T, P, D, H, b).items():
             with torch.inference_mode():
-                flops[name] = _flops(block, x)
+                flops[name] = attnlab.count_flops(block, x)["total"]
             fns[(name, "manual")] = lambda block=block, x=x: block(x)
         keyed = {f"{name}/{impl}": fn for (name, impl), fn in fns.items()}
         times, contention, attempts = measure(keyed, threads, budget_s, retries=RETRIES)
