@@ -4,8 +4,8 @@ Two tasks, each built so that one kind of video model must fail it:
 
 - :func:`moving_square_videos`: a square moves left or right. A left video is a right video with its
   frames reversed, so the two classes hold the same frames and only their *order* tells them apart.
-- :func:`matching_colour_videos`: every frame shows a square, in one colour in every frame or in two
-  slightly different ones. The label is about *detail shared across frames*, not about order.
+- :func:`plurality_colour_videos`: every frame shows a square in one of a few colours; the label is the
+  colour shown in the most frames. No frame alone knows the answer: it is a vote across frames.
 
 Videos are (B, T, 3, R, R) in [0, 1], as X-CLIP takes them. Each task also returns, for every frame, the
 patch (row-major index on a grid of ``patch``-pixel patches) that holds the object, to check attention.
@@ -19,19 +19,21 @@ import torch
 
 from .errors import _require
 
-__all__ = ["VideoSet", "matching_colour_videos", "moving_square_videos"]
+__all__ = ["PALETTE", "VideoSet", "moving_square_videos", "plurality_colour_videos"]
 
 
 class VideoSet(NamedTuple):
-    """Videos, their labels, and the patch that holds the object in every frame.
+    """Videos, their labels, the patch that holds the object in every frame and, where frames show one of
+    a few colours, each frame's colour index (``None`` otherwise).
 
     Shapes:
-        videos (B, T, 3, R, R), labels (B,), cells (B, T)
+        videos (B, T, 3, R, R), labels (B,), cells (B, T), shown (B, T) or None
     """
 
     videos: torch.Tensor
     labels: torch.Tensor
     cells: torch.Tensor
+    shown: torch.Tensor | None = None
 
 
 def _generator(generator: torch.Generator | None, seed: int) -> torch.Generator:
@@ -91,39 +93,53 @@ def moving_square_videos(
     return VideoSet(videos.clamp(0, 1), labels, cells)
 
 
-def matching_colour_videos(
+PALETTE = torch.tensor(
+    [[1.0, 0.2, 0.2], [1.0, 1.0, 0.2], [0.2, 1.0, 0.2], [0.3, 0.3, 1.0], [1.0, 0.2, 1.0], [0.2, 1.0, 1.0]]
+)
+"""The colours of :func:`plurality_colour_videos`: red, yellow, green, blue, magenta, cyan (RGB in [0, 1])."""
+
+
+def plurality_colour_videos(
     n: int,
     *,
-    frames: int = 8,
-    size: int = 16,
+    frames: int = 6,
+    size: int = 8,
+    side: int = 3,
+    colours: int = 4,
     patch: int = 4,
-    shift: float = 0.3,
     noise: float = 0.03,
     generator: torch.Generator | None = None,
     seed: int = 0,
 ) -> VideoSet:
-    """Every frame shows one ``patch``-pixel square filling a random patch. Label 1: the same colour in
-    every frame. Label 0: half the frames (chosen at random) show it in a second colour, the first moved by
-    ``shift`` in a random direction of RGB: a detail, not a different object.
+    """Every frame shows one ``side``-pixel square, somewhere, in one of ``colours`` palette colours; the
+    label is the colour shown in the most frames (strictly more than any other colour).
+
+    Each frame alone says nothing certain about the label: the answer is a vote across frames. ``shown``
+    holds every frame's colour index and ``cells`` the patch holding the square's centre.
 
     Shapes:
-        → videos (n, frames, 3, size, size), labels (n,), cells (n, frames)
+        → videos (n, frames, 3, size, size), labels (n,), cells (n, frames), shown (n, frames)
     """
     _require(n >= 1 and frames >= 2, f"need n >= 1 videos of frames >= 2, got n={n}, frames={frames}")
+    _require(2 <= colours <= len(PALETTE), f"colours must be between 2 and {len(PALETTE)}, got colours={colours}")
+    _require(1 <= side <= size, f"a {side}-pixel square does not fit in a {size}×{size} frame")
     _require(size % patch == 0, f"size {size} is not a multiple of patch {patch}")
-    _require(shift > 0, f"shift must be positive, got {shift}")
     g = _generator(generator, seed)
     videos = _background(n, frames, size, noise, g)
-    labels = torch.randint(2, (n,), generator=g)
-    colours = 0.3 + 0.6 * torch.rand(n, 3, generator=g)
-    direction = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=1)
-    others = (colours + shift * direction).clamp(0, 1)
-    second = (torch.rand(n, frames, generator=g).argsort(dim=1) < frames // 2) & (labels == 0)[:, None]
-    per_side = size // patch
-    cells = torch.randint(per_side * per_side, (n, frames), generator=g)
+    labels = torch.randint(colours, (n,), generator=g)
+    shown = torch.empty(n, frames, dtype=torch.long)
+    for i in range(n):
+        while True:  # the winner's count m, then the other frames' colours; redraw until m wins outright
+            # (m = frames // 2 + 1 always can, so this ends)
+            m = int(torch.randint(2, frames // 2 + 2, (1,), generator=g))
+            rest = (labels[i] + 1 + torch.randint(colours - 1, (frames - m,), generator=g)) % colours
+            if frames - m == 0 or int(torch.bincount(rest, minlength=colours).max()) < m:
+                break
+        shown[i] = torch.cat([labels[i].repeat(m), rest])[torch.randperm(frames, generator=g)]
+    corner = torch.randint(size - side + 1, (n, frames, 2), generator=g)
     for i in range(n):
         for t in range(frames):
-            r, c = divmod(cells[i, t].item(), per_side)
-            colour = (others if second[i, t] else colours)[i]
-            videos[i, t, :, r * patch : (r + 1) * patch, c * patch : (c + 1) * patch] = colour[:, None, None]
-    return VideoSet(videos.clamp(0, 1), labels, cells)
+            r, c = corner[i, t].tolist()
+            videos[i, t, :, r : r + side, c : c + side] = PALETTE[shown[i, t], :, None, None]
+    cells = _cell(corner[..., 0] + side // 2, corner[..., 1] + side // 2, size, patch)
+    return VideoSet(videos.clamp(0, 1), labels, cells, shown)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from attnlab import AttnLabError
-from attnlab.data import matching_colour_videos, moving_square_videos
+from attnlab.data import PALETTE, moving_square_videos, plurality_colour_videos
 
 
 def square_columns(videos: torch.Tensor) -> torch.Tensor:
@@ -21,7 +21,7 @@ def test_moving_square_shapes_range_and_seed():
     assert a.videos.shape == (6, 8, 3, 16, 16) and a.labels.shape == (6,) and a.cells.shape == (6, 8)
     assert a.videos.min() >= 0 and a.videos.max() <= 1
     b = moving_square_videos(6, generator=torch.Generator().manual_seed(3))
-    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert a.shown is None and all(torch.equal(x, y) for x, y in zip(a[:3], b[:3], strict=True))
     assert not torch.equal(a.videos, moving_square_videos(6, seed=4).videos)
 
 
@@ -49,14 +49,41 @@ def test_moving_square_cells_hold_the_square():
     assert (centre > brightness.median(dim=-1).values + 0.1).all()
 
 
-def test_matching_colour_labels():
-    s = matching_colour_videos(60, seed=0)
-    assert s.videos.shape == (60, 8, 3, 16, 16) and s.cells.shape == (60, 8)
-    patches = s.videos.unfold(3, 4, 4).unfold(4, 4, 4).flatten(3, 4)  # (B, T, 3, P, 4, 4)
-    idx = s.cells[:, :, None, None, None, None].expand(-1, -1, 3, 1, 4, 4)
-    colour = patches.gather(3, idx).mean(dim=(3, 4, 5))  # (B, T, 3)
-    spread = (colour - colour.mean(dim=1, keepdim=True)).abs().amax(dim=(1, 2))  # (B,)
-    assert (spread[s.labels == 1] < 0.05).all() and (spread[s.labels == 0] > 0.05).all()
+def frame_colours(s) -> torch.Tensor:
+    """Every frame's colour read back from its pixels: the palette entry nearest its brightest pixel."""
+    flat = s.videos.flatten(3)  # (B, T, 3, R·R)
+    brightest = flat.sum(dim=2).argmax(dim=-1)  # (B, T)
+    rgb = flat.gather(3, brightest[:, :, None, None].expand(-1, -1, 3, 1))[..., 0]  # (B, T, 3)
+    return (rgb[:, :, None] - PALETTE[None, None]).square().sum(-1).argmin(-1)
+
+
+def test_plurality_colour_shapes_seed_and_pixels():
+    s = plurality_colour_videos(50, seed=0)
+    assert s.videos.shape == (50, 6, 3, 8, 8) and s.labels.shape == (50,)
+    assert s.cells.shape == s.shown.shape == (50, 6)
+    assert s.videos.min() >= 0 and s.videos.max() <= 1
+    assert torch.equal(frame_colours(s), s.shown)  # `shown` is the colour actually drawn
+    again = plurality_colour_videos(50, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(x, y) for x, y in zip(s, again, strict=True))
+
+
+@pytest.mark.parametrize(("frames", "colours"), [(6, 4), (8, 3), (5, 6), (2, 2)])
+def test_plurality_colour_label_wins_outright(frames, colours):
+    s = plurality_colour_videos(300, frames=frames, colours=colours, seed=1)
+    counts = torch.nn.functional.one_hot(s.shown, colours).sum(dim=1)  # (B, colours)
+    top = counts.topk(min(2, colours), dim=1).values
+    assert torch.equal(counts.argmax(dim=1), s.labels)
+    assert (top[:, 0] > top[:, 1]).all() or frames == 2
+    assert s.shown.max() < colours and set(s.labels.tolist()) == set(range(colours))
+    # No frame alone gives the label away: every colour is shown in frames of videos it did not win.
+    assert all(((s.shown == k) & (s.labels[:, None] != k)).any() for k in range(colours)) or frames == 2
+
+
+def test_plurality_colour_cells_hold_the_square():
+    s = plurality_colour_videos(40, size=16, seed=2)
+    patches = s.videos.unfold(3, 4, 4).unfold(4, 4, 4)  # (B, T, 3, 4, 4, 4, 4)
+    brightness = patches.mean(dim=(2, 5, 6)).flatten(2)  # (B, T, P)
+    assert torch.equal(brightness.argmax(dim=-1), s.cells)  # it holds at least 4 of the square's 9 pixels
 
 
 @pytest.mark.parametrize(
@@ -65,8 +92,9 @@ def test_matching_colour_labels():
         (lambda: moving_square_videos(0), r"need n >= 1 videos of frames >= 2, got n=0, frames=8"),
         (lambda: moving_square_videos(2, size=8), r"a 3-pixel square moving 7 pixels does not fit in a 8×8 frame"),
         (lambda: moving_square_videos(2, size=18), r"size 18 is not a multiple of patch 4"),
-        (lambda: matching_colour_videos(2, frames=1), r"need n >= 1 videos of frames >= 2, got n=2, frames=1"),
-        (lambda: matching_colour_videos(2, shift=0.0), r"shift must be positive, got 0.0"),
+        (lambda: plurality_colour_videos(2, frames=1), r"need n >= 1 videos of frames >= 2, got n=2, frames=1"),
+        (lambda: plurality_colour_videos(2, colours=7), r"colours must be between 2 and 6, got colours=7"),
+        (lambda: plurality_colour_videos(2, side=9), r"a 9-pixel square does not fit in a 8×8 frame"),
     ],
 )
 def test_bad_arguments_say_what_was_expected(call, message):
