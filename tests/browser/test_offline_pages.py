@@ -365,19 +365,23 @@ def vit_explorer(page: Any) -> None:
 
 
 def video_explorer(page: Any) -> None:
-    """Chapter 5: a frame's patches seen from its class token, then from its message token; another video."""
+    """Chapter 5's vote model: a frame's patches from its class token, then its message token; block 2's
+    CFA map, which differs from block 1's uniform one; another video."""
     explorer = page.locator(".attnlab-explorer").last
     frames = explorer.locator(".attnlab-frame")
-    assert frames.count() == 8
+    assert frames.count() == 6
     frames.nth(3).click()
     assert explorer.locator(".attnlab-selected").get_attribute("data-frame") == "3"
     overlay = frames.nth(3).locator(".attnlab-overlay div")
     seen_from_class = overlay.evaluate_all("ds => ds.map(d => d.style.background)")
-    assert len(seen_from_class) == 16 and all(c not in ("", "transparent") for c in seen_from_class)
+    assert len(seen_from_class) == 4 and all(c not in ("", "transparent") for c in seen_from_class)
     explorer.locator("select[aria-label='patches seen from']").select_option("1")
     assert overlay.evaluate_all("ds => ds.map(d => d.style.background)") != seen_from_class
     pixels = "cs => cs.map(c => c.toDataURL())"
+    block_1 = explorer.locator("canvas").evaluate_all(pixels)
+    explorer.locator("select[aria-label='layer']").select_option("1")
     before = explorer.locator("canvas").evaluate_all(pixels)
+    assert before != block_1
     explorer.locator("select[aria-label='video']").select_option("1")
     assert explorer.locator("canvas").evaluate_all(pixels) != before
 
