@@ -181,3 +181,25 @@ def test_chapters_run_in_a_copy_and_report_failures(tmp_path):
     assert [(r["chapter"], r["ok"]) for r in rows] == [("01_good.ipynb", True), ("02_bad.ipynb", False)]
     assert "broken on purpose" in rows[1]["error"] and rows[0]["seconds"] > 0
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == stored  # nothing written beside them
+
+
+def test_vote_study_runs_the_chapters_own_cells():
+    from benchmarks import vote
+
+    ns = vote.study_namespace()
+    assert list(ns["VOTE_SETUPS"]) == ["CLIP-mean", "MIT", "CFA + mean"]
+    assert callable(ns["vote_model"]) and callable(ns["accuracy_of"])
+    assert ns["vote_test"].videos.shape == (500, 6, 3, 8, 8)
+
+
+def test_vote_summary_counts_solved_seeds():
+    from benchmarks import vote
+
+    rows = [
+        {"model": "A", "seed": 0, "accuracy": 1.0},
+        {"model": "A", "seed": 1, "accuracy": 0.5},
+        {"model": "B", "seed": 0, "accuracy": 0.8},
+    ]
+    a, b = vote.summary(rows)
+    assert (a["model"], a["seeds"], a["mean"], a["lowest"], a["highest"], a["solved"]) == ("A", 2, 0.75, 0.5, 1.0, 1)
+    assert (b["seeds"], b["solved"]) == (1, 0)
