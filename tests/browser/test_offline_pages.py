@@ -377,11 +377,13 @@ def video_explorer(page: Any) -> None:
     assert len(seen_from_class) == 4 and all(c not in ("", "transparent") for c in seen_from_class)
     explorer.locator("select[aria-label='patches seen from']").select_option("1")
     assert overlay.evaluate_all("ds => ds.map(d => d.style.background)") != seen_from_class
-    pixels = "cs => cs.map(c => c.toDataURL())"
-    block_1 = explorer.locator("canvas").evaluate_all(pixels)
+    fills = "rs => rs.map(r => r.getAttribute('fill'))"
+    block_1 = explorer.locator("svg.attnlab-map rect[data-row]").evaluate_all(fills)  # the frame → frame map
+    assert len(block_1) == 36 and len(set(block_1)) == 1  # block 1's CFA is uniform: one colour
     explorer.locator("select[aria-label='layer']").select_option("1")
+    assert len(set(explorer.locator("svg.attnlab-map rect[data-row]").evaluate_all(fills))) > 1  # block 2's is not
+    pixels = "cs => cs.map(c => c.toDataURL())"
     before = explorer.locator("canvas").evaluate_all(pixels)
-    assert before != block_1
     explorer.locator("select[aria-label='video']").select_option("1")
     assert explorer.locator("canvas").evaluate_all(pixels) != before
 
