@@ -13,13 +13,14 @@ patch (row-major index on a grid of ``patch``-pixel patches) that holds the obje
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import torch
 
 from .errors import _require
 
-__all__ = ["PALETTE", "VideoSet", "moving_square_videos", "plurality_colour_videos"]
+__all__ = ["PALETTE", "PALETTE_NAMES", "VideoSet", "moving_square_videos", "plurality_colour_videos"]
 
 
 class VideoSet(NamedTuple):
@@ -48,6 +49,13 @@ def _background(n: int, frames: int, size: int, noise: float, g: torch.Generator
 def _cell(row: torch.Tensor, col: torch.Tensor, size: int, patch: int) -> torch.Tensor:
     """Row-major index of the patch that holds pixel (row, col)."""
     return (row // patch) * (size // patch) + col // patch
+
+
+def _draw_squares(videos: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, side: int, rgb: torch.Tensor) -> None:
+    """Paint, in place, a ``side``-pixel square with top-left (rows, cols) (n, T) in colours rgb (n, T, 3)."""
+    for i, t in itertools.product(range(rows.shape[0]), range(rows.shape[1])):
+        r, c = int(rows[i, t]), int(cols[i, t])
+        videos[i, t, :, r : r + side, c : c + side] = rgb[i, t, :, None, None]
 
 
 def moving_square_videos(
@@ -83,10 +91,7 @@ def moving_square_videos(
     starts = torch.randint(size - side - frames + 2, (n,), generator=g)
     colours = 0.5 + 0.5 * torch.rand(n, 3, generator=g)  # bright, any hue
     cols = starts[:, None] + torch.arange(frames)  # (n, T): rightward
-    for i in range(n):
-        for t in range(frames):
-            r, c = rows[i].item(), cols[i, t].item()
-            videos[i, t, :, r : r + side, c : c + side] = colours[i, :, None, None]
+    _draw_squares(videos, rows[:, None].expand(n, frames), cols, side, colours[:, None].expand(n, frames, 3))
     cells = _cell(rows[:, None] + side // 2, cols + side // 2, size, patch).expand(n, frames).clone()
     left = labels == 0
     videos[left], cells[left] = videos[left].flip(1), cells[left].flip(1)  # label 0: the frames reversed
@@ -96,7 +101,8 @@ def moving_square_videos(
 PALETTE = torch.tensor(
     [[1.0, 0.2, 0.2], [1.0, 1.0, 0.2], [0.2, 1.0, 0.2], [0.3, 0.3, 1.0], [1.0, 0.2, 1.0], [0.2, 1.0, 1.0]]
 )
-"""The colours of :func:`plurality_colour_videos`: red, yellow, green, blue, magenta, cyan (RGB in [0, 1])."""
+"""The colours of :func:`plurality_colour_videos`, RGB in [0, 1], named in :data:`PALETTE_NAMES`."""
+PALETTE_NAMES = ("red", "yellow", "green", "blue", "magenta", "cyan")
 
 
 def plurality_colour_videos(
@@ -133,13 +139,10 @@ def plurality_colour_videos(
             # (m = frames // 2 + 1 always can, so this ends)
             m = int(torch.randint(2, frames // 2 + 2, (1,), generator=g))
             rest = (labels[i] + 1 + torch.randint(colours - 1, (frames - m,), generator=g)) % colours
-            if frames - m == 0 or int(torch.bincount(rest, minlength=colours).max()) < m:
+            if int(torch.bincount(rest, minlength=colours).max()) < m:
                 break
         shown[i] = torch.cat([labels[i].repeat(m), rest])[torch.randperm(frames, generator=g)]
     corner = torch.randint(size - side + 1, (n, frames, 2), generator=g)
-    for i in range(n):
-        for t in range(frames):
-            r, c = corner[i, t].tolist()
-            videos[i, t, :, r : r + side, c : c + side] = PALETTE[shown[i, t], :, None, None]
+    _draw_squares(videos, corner[..., 0], corner[..., 1], side, PALETTE[shown])
     cells = _cell(corner[..., 0] + side // 2, corner[..., 1] + side // 2, size, patch)
     return VideoSet(videos.clamp(0, 1), labels, cells, shown)

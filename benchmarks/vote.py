@@ -49,7 +49,12 @@ def vote_rows(seeds: tuple[int, ...], threads: int = 1) -> list[dict]:
             model = ns["vote_model"](name, seed)
             seconds = time.perf_counter() - began
             rows.append(
-                {"model": name, "seed": seed, "accuracy": ns["accuracy_of"](model, ns["vote_test"]), "train_s": seconds}
+                {
+                    "model": name,
+                    "seed": seed,
+                    "accuracy": ns["accuracy_of"](model, ns["vote_test"].videos, ns["vote_test"].labels),
+                    "train_s": seconds,
+                }
             )
     return rows
 
