@@ -7,8 +7,9 @@ converted once (:mod:`attnlab.masks`) and the heads run through
 :func:`attnlab.scaled_dot_product_attention`.
 
 Two deliberate differences, both documented in the book: a query that may attend to nothing gets zeros
-(PyTorch gives NaN when it returns weights), and ``is_causal=True`` without an ``attn_mask`` builds the
-causal mask (PyTorch asks for one).
+(PyTorch gives NaN when it returns weights, and on the CPU also with ``need_weights=False`` through its
+eval fast path, in eval mode without autograd), and ``is_causal=True`` without an ``attn_mask`` builds the causal mask
+(PyTorch asks for one).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@
     video_features, frame_patches = xclip.encode_video(videos)  # videos (B, T, 3, 224, 224)
 
 Sizes (widths, layers, patch size, context length) are read off the tensors' shapes, as CLIP's own
-``build_model`` does; heads are width / 64 as in every released model.
+``build_model`` does. A checkpoint does not record its head count: every released model has
+width / 64 heads, which is the default, and ``heads=`` gives another count.
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ class CLIP(nn.Module):
         transformer_width: int,
         transformer_heads: int,
         transformer_layers: int,
+        vision_heads: int | None = None,
     ) -> None:
         super().__init__()
         self.context_length = context_length
+        vision_heads = vision_width // 64 if vision_heads is None else vision_heads  # CLIP's rule by default
         self.visual = VisionTransformer(
-            image_resolution, vision_patch_size, vision_width, vision_layers, vision_width // 64, embed_dim
+            image_resolution, vision_patch_size, vision_width, vision_layers, vision_heads, embed_dim
         )
         text_mask = bool_to_additive(causal_mask(context_length))  # CLIP's (77, 77): -inf above the diagonal
         self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads, text_mask)
@@ -127,11 +130,28 @@ def _count_layers(state: Mapping[str, torch.Tensor], prefix: str) -> int:
     return len({m.group(1) for k in state if (m := pattern.match(k))})
 
 
-def _clip_sizes(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    """CLIP's constructor arguments, read off the shapes of its tensors."""
+def _heads(widths: dict[str, int], heads: int | None) -> int | None:
+    """Check ``heads`` (or CLIP's width / 64 when None) against every tower's width."""
+    if heads is None:
+        odd = {name: w for name, w in widths.items() if w % 64}
+        _require(
+            not odd,
+            "the checkpoint does not record its head count and CLIP's rule, width / 64, does not fit: "
+            + ", ".join(f"{name} width {w}" for name, w in odd.items())
+            + "; pass heads=",
+        )
+        return None
+    bad = {name: w for name, w in widths.items() if heads <= 0 or w % heads}
+    _require(not bad, f"heads={heads} must divide every width: " + ", ".join(f"{n} {w}" for n, w in bad.items()))
+    return heads
+
+
+def _clip_sizes(state: Mapping[str, torch.Tensor], heads: int | None = None) -> dict[str, int]:
+    """CLIP's constructor arguments, read off the shapes of its tensors (heads as given, or width / 64)."""
     vision_width, _, patch, _ = state["visual.conv1.weight"].shape
     grid = round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5)
     width = state["ln_final.weight"].shape[0]
+    heads = _heads({"vision": vision_width, "text": width}, heads)
     return dict(
         embed_dim=state["text_projection"].shape[1],
         image_resolution=patch * grid,
@@ -141,8 +161,9 @@ def _clip_sizes(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
         context_length=state["positional_embedding"].shape[0],
         vocab_size=state["token_embedding.weight"].shape[0],
         transformer_width=width,
-        transformer_heads=width // 64,
+        transformer_heads=width // 64 if heads is None else heads,
         transformer_layers=_count_layers(state, "transformer."),
+        vision_heads=vision_width // 64 if heads is None else heads,
     )
 
 
@@ -159,11 +180,17 @@ def _checked_state(
 _CLIP_KEYS = ("visual.conv1.weight", "visual.positional_embedding", "visual.proj", "token_embedding.weight")
 
 
-def load_clip(path: str | os.PathLike, dtype: torch.dtype = torch.float32, *, trusted: bool = False) -> CLIP:
-    """Build a :class:`CLIP` from a checkpoint file and load its weights (``strict=True``), in eval mode."""
+def load_clip(
+    path: str | os.PathLike, dtype: torch.dtype = torch.float32, *, heads: int | None = None, trusted: bool = False
+) -> CLIP:
+    """Build a :class:`CLIP` from a checkpoint file and load its weights (``strict=True``), in eval mode.
+
+    ``heads``: the head count of both towers, for a checkpoint that does not follow CLIP's width / 64 (the
+    file cannot tell; a wrong count loads without error and computes something else).
+    """
     hint = " (attnlab builds the ViT image encoders, not CLIP's ResNets)"
     state = _checked_state(path, _CLIP_KEYS, "a CLIP ViT checkpoint", trusted, hint)
-    model = CLIP(**_clip_sizes(state))
+    model = CLIP(**_clip_sizes(state, heads))
     model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     return model.to(dtype).eval()
 
@@ -183,9 +210,10 @@ class XCLIP(CLIP):
         super().__init__(**clip_sizes)
         E, W = clip_sizes["embed_dim"], clip_sizes["vision_width"]
         self.T = T
+        heads = clip_sizes.get("vision_heads") or W // 64
         self.visual = CrossFrameCommunicationTransformer(
             clip_sizes["image_resolution"], clip_sizes["vision_patch_size"], W, clip_sizes["vision_layers"],
-            W // 64, E, T=T,
+            heads, E, T=T,
         )  # fmt: skip
         self.prompts_visual_ln = LayerNorm(W)
         self.prompts_visual_proj = nn.Parameter(torch.randn(W, E))
@@ -218,10 +246,14 @@ class XCLIP(CLIP):
 _XCLIP_KEYS = (*_CLIP_KEYS, "mit.positional_embedding", "prompts_visual_proj", "prompts_generator.alpha")
 
 
-def load_xclip(path: str | os.PathLike, dtype: torch.dtype = torch.float32, *, trusted: bool = False) -> XCLIP:
+def load_xclip(
+    path: str | os.PathLike, dtype: torch.dtype = torch.float32, *, heads: int | None = None, trusted: bool = False
+) -> XCLIP:
     """Build an :class:`XCLIP` from an X-CLIP checkpoint file (``strict=True``), in eval mode.
 
     Sizes come from the tensors: frames T from ``mit.positional_embedding``, layers by counting blocks.
+    ``heads`` sets the head count of the video and text encoders, as in :func:`load_clip`; frame
+    integration and the prompts keep X-CLIP's embed_dim / 64.
     X-CLIP's released files pickle their training config beside the weights: pass ``trusted=True`` for
     those (see :func:`read_state_dict`).
     """
@@ -230,7 +262,7 @@ def load_xclip(path: str | os.PathLike, dtype: torch.dtype = torch.float32, *, t
         T=state["mit.positional_embedding"].shape[1],
         mit_layers=_count_layers(state, "mit."),
         prompts_layers=len({k.split(".")[2] for k in state if k.startswith("prompts_generator.decoder.")}),
-        **_clip_sizes(state),
+        **_clip_sizes(state, heads),
     )
     model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     return model.to(dtype).eval()

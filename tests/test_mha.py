@@ -157,6 +157,16 @@ def test_a_query_with_nothing_to_attend_to_gets_zeros_where_torch_gives_nan(devi
     assert theirs(x, x, x, key_padding_mask=ignore)[1][1].isnan().all()  # what attnlab avoids
     # Through its fused path PyTorch gives zeros before the output projection, as attnlab does.
     torch.testing.assert_close(out, theirs(x, x, x, key_padding_mask=ignore, need_weights=False)[0], atol=1e-5, rtol=0)
+    if device.type != "cpu":
+        return  # the rest pins what the docstring says of PyTorch's CPU fast path
+    # ... but its eval fast path (eval mode, no autograd) gives NaN even with need_weights=False.
+    theirs.eval()
+    mine.eval()
+    with torch.no_grad():
+        fast = theirs(x, x, x, key_padding_mask=ignore, need_weights=False)[0]
+        ours = mine(x, x, x, key_padding_mask=ignore, need_weights=False)[0]
+    assert fast[1].isnan().all() and torch.isfinite(ours).all()
+    torch.testing.assert_close(ours[0], fast[0], atol=1e-5, rtol=0)
 
 
 def test_dropout_only_in_training():

@@ -163,3 +163,40 @@ def test_a_clip_checkpoint_is_not_an_xclip_one(tmp_path):
     torch.save(small_clip().state_dict(), tmp_path / "clip.pt")
     with pytest.raises(AttnLabError, match=r"is not an X-CLIP checkpoint: no mit.positional_embedding"):
         load_xclip(tmp_path / "clip.pt")
+
+
+def test_heads_that_do_not_follow_width_over_64_are_given(tmp_path):
+    torch.manual_seed(0)
+    original = CLIP(**{**SMALL, "transformer_heads": 4}, vision_heads=4)
+    with torch.no_grad():
+        for p in original.parameters():
+            p.normal_(0, 0.05)
+    torch.save(original.eval().state_dict(), tmp_path / "clip.pt")
+    images, tokens = inputs()
+    loaded = load_clip(tmp_path / "clip.pt", heads=4)
+    assert loaded.visual.transformer.resblocks[0].attn.num_heads == 4 == loaded.transformer.resblocks[0].attn.num_heads
+    for got, want in zip(loaded(images, tokens), original(images, tokens), strict=True):
+        torch.testing.assert_close(got, want)
+    # The file cannot tell: CLIP's rule (64 / 64 = 1 head) loads without error and computes something else.
+    assert not torch.allclose(load_clip(tmp_path / "clip.pt")(images, tokens)[0], original(images, tokens)[0])
+    with pytest.raises(AttnLabError, match=r"heads=3 must divide every width: vision 64, text 64"):
+        load_clip(tmp_path / "clip.pt", heads=3)
+
+
+def test_a_width_that_is_not_a_multiple_of_64_asks_for_heads(tmp_path):
+    torch.manual_seed(0)
+    torch.save(CLIP(**{**SMALL, "vision_width": 96}, vision_heads=2).state_dict(), tmp_path / "clip.pt")
+    with pytest.raises(AttnLabError, match=r"width / 64, does not fit: vision width 96; pass heads="):
+        load_clip(tmp_path / "clip.pt")
+    assert load_clip(tmp_path / "clip.pt", heads=2).visual.transformer.resblocks[0].attn.num_heads == 2
+
+
+def test_xclip_takes_heads_too(tmp_path):
+    torch.manual_seed(0)
+    original = XCLIP(**{**SMALL_XCLIP, "transformer_heads": 2}, vision_heads=2).eval()
+    torch.save(original.state_dict(), tmp_path / "xclip.pth")
+    loaded = load_xclip(tmp_path / "xclip.pth", heads=2)
+    assert loaded.visual.transformer.resblocks[0].attn.num_heads == 2
+    g = torch.Generator().manual_seed(2)
+    videos, text = torch.randn(2, 4, 3, 32, 32, generator=g), torch.randn(5, 64, generator=g)
+    torch.testing.assert_close(loaded.classify(videos, text), original.classify(videos, text))
