@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ._exercises_core import Case, Exercise, Mistake, describe_args
-from .masks import bool_to_additive, causal_mask, combine_masks, padding_mask
+from ..masks import bool_to_additive, causal_mask, combine_masks, padding_mask
+from ._core import Case, Exercise, Mistake, describe_args
 
 __all__ = ["EXERCISES"]
 

@@ -12,6 +12,9 @@ on the same inputs (no scaling, a softmax over the wrong dimension, an inverted 
 reshape without the transpose, …) and names the one you made. A wrong answer never raises: a function
 that crashes gets its exception explained. Only an unknown exercise id raises :class:`AttnLabError`,
 since that is a typo in the call, not an answer.
+
+One module per chapter holds that chapter's exercises (``ch1_attention`` … ``ch6_cost``); ``_core``
+holds the machinery they share.
 """
 
 from __future__ import annotations
@@ -20,29 +23,15 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from . import (
-    _exercises_attention,
-    _exercises_cost,
-    _exercises_heads,
-    _exercises_masks,
-    _exercises_residual,
-    _exercises_video,
-)
-from ._exercises_core import Case, Exercise, Mistake, Result, run_check
-from .errors import AttnLabError
+from ..errors import AttnLabError
+from . import ch1_attention, ch2_heads, ch3_masks, ch4_residual, ch5_video, ch6_cost
+from ._core import Case, Exercise, Mistake, Result, run_check
 
 __all__ = ["Case", "Exercise", "Mistake", "Result", "check", "describe", "get", "ids"]
 
 _EXERCISES: dict[str, Exercise] = {
     ex.id: ex
-    for module in (
-        _exercises_attention,
-        _exercises_heads,
-        _exercises_masks,
-        _exercises_residual,
-        _exercises_video,
-        _exercises_cost,
-    )
+    for module in (ch1_attention, ch2_heads, ch3_masks, ch4_residual, ch5_video, ch6_cost)
     for ex in module.EXERCISES
 }
 

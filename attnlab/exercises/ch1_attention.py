@@ -6,8 +6,8 @@ import math
 
 import torch
 
-from ._exercises_core import Case, Exercise, Mistake, seeded_cases
-from .functional import attention_logits, attention_weights, scaled_dot_product_attention
+from ..functional import attention_logits, attention_weights, scaled_dot_product_attention
+from ._core import Case, Exercise, Mistake, seeded_cases
 
 __all__ = ["EXERCISES"]
 

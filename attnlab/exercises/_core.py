@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .errors import _shape
+from ..errors import _shape
 
 _RTOL, _ATOL = 1e-6, 1e-9  # float64 cases: a right answer is this close, a classic mistake far from it
 _HINTS = {  # words in an exception's text → what usually causes it

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._exercises_core import Case, Exercise, Mistake
+from ._core import Case, Exercise, Mistake
 
 __all__ = ["EXERCISES"]
 

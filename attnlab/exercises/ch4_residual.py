@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._exercises_core import Case, Exercise, Mistake, describe_args
-from .clip import QuickGELU
-from .mha import MultiHeadAttention
+from ..clip import QuickGELU
+from ..mha import MultiHeadAttention
+from ._core import Case, Exercise, Mistake, describe_args
 
 __all__ = ["EXERCISES"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ._exercises_core import Case, Exercise, Mistake, describe_args
+from ._core import Case, Exercise, Mistake, describe_args
 
 __all__ = ["EXERCISES"]
 

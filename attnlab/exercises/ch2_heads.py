@@ -6,9 +6,9 @@ import math
 
 import torch
 
-from ._exercises_attention import _SOFTMAX_DIM, _scores, _weights_symptom
-from ._exercises_core import Exercise, Mistake, seeded_cases
-from .functional import attention_logits, attention_weights
+from ..functional import attention_logits, attention_weights
+from ._core import Exercise, Mistake, seeded_cases
+from .ch1_attention import _SOFTMAX_DIM, _scores, _weights_symptom
 
 __all__ = ["EXERCISES"]
 
