@@ -19,6 +19,7 @@ from .cost import (
 from .device import available_devices, default_device
 from .errors import AttnLabError
 from .functional import IMPLS, attention_logits, attention_weights, scaled_dot_product_attention
+from .heads import merge_heads, split_heads
 from .masks import (
     additive_to_bool,
     bool_to_additive,
@@ -75,11 +76,13 @@ __all__ = [
     "from_mha_mask",
     "key_padding_to_mask",
     "matmul_gflops",
+    "merge_heads",
     "padding_mask",
     "peak_memory",
     "project_heads",
     "scaled_dot_product_attention",
     "scores_bytes",
+    "split_heads",
     "time_interleaved",
     "to_mha_mask",
 ]

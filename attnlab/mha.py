@@ -21,6 +21,7 @@ from torch import nn
 from ._recording import _recorders_for
 from .errors import _require, _shape
 from .functional import _check_impl, attention_weights, scaled_dot_product_attention
+from .heads import merge_heads, split_heads
 from .masks import causal_mask, combine_masks, from_mha_mask, key_padding_to_mask
 
 __all__ = ["MultiHeadAttention", "project_heads"]
@@ -129,8 +130,7 @@ class MultiHeadAttention(nn.Module):
                 weights = attention_weights(q, k, mask)  # (N, H, L, S), formed only because it was asked for
         for record in recorders:
             record(weights)
-        N, H, L, E = out.shape
-        out = self.out_proj(out.transpose(1, 2).reshape(N, L, H * E))  # (N, L, D)
+        out = self.out_proj(merge_heads(out))  # (N, L, D)
         if not batched:
             out = out.squeeze(0)  # (L, D)
         elif not self.batch_first:
@@ -228,7 +228,7 @@ def _project_and_mask(
         k = torch.cat([k, mha.bias_k.expand(N, 1, D)], dim=1)  # (N, S+1, D)
         v = torch.cat([v, mha.bias_v.expand(N, 1, D)], dim=1)
         mask, pad = _allow_last_key(mask), _allow_last_key(pad)
-    q, k, v = (t.view(N, -1, H, D // H).transpose(1, 2) for t in (q, k, v))  # (N, H, ·, E)
+    q, k, v = (split_heads(t, H) for t in (q, k, v))  # (N, H, ·, E)
     if mha.add_zero_attn:  # one all-zero key and value appended in every head
         zeros = k.new_zeros(N, H, 1, D // H)
         k, v = torch.cat([k, zeros], dim=2), torch.cat([v, zeros], dim=2)  # (N, H, S'+1, E)

@@ -14,6 +14,7 @@ from ._recording import _recorders_for
 from .clip import QuickGELU
 from .errors import _require, _shape
 from .functional import scaled_dot_product_attention
+from .heads import merge_heads, split_heads
 from .video import _init_like_xclip
 
 __all__ = ["PromptAttention", "PromptGeneratorLayer", "VideoSpecificPrompt"]
@@ -39,16 +40,13 @@ class PromptAttention(nn.Module):
         self.v_proj = nn.Linear(dim, dim, bias=False)
         self.proj = nn.Linear(dim, dim)
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        B, n, E = x.shape
-        return x.view(B, n, self.num_heads, E // self.num_heads).transpose(1, 2)  # (B, H, n, E/H)
-
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         _require(
             q.dim() == 3 and k.dim() == 3 and k.shape == v.shape and q.shape[0] == k.shape[0],
             f"expected q (B, K, E) and k, v (B, N, E), got q {_shape(q)}, k {_shape(k)}, v {_shape(v)}",
         )
-        qh, kh, vh = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
+        H = self.num_heads
+        qh, kh, vh = (split_heads(p(t), H) for p, t in ((self.q_proj, q), (self.k_proj, k), (self.v_proj, v)))
         recorders = _recorders_for(self)
         if recorders:
             out, weights = scaled_dot_product_attention(qh, kh, vh, return_weights=True)  # weights (B, H, K, N)
@@ -56,7 +54,7 @@ class PromptAttention(nn.Module):
                 record(weights)
         else:
             out = scaled_dot_product_attention(qh, kh, vh)  # (B, H, K, E/H)
-        return self.proj(out.transpose(1, 2).flatten(2))  # (B, K, E)
+        return self.proj(merge_heads(out))  # (B, K, E)
 
 
 class PromptGeneratorLayer(nn.Module):

@@ -7,15 +7,11 @@ import math
 import torch
 
 from ..functional import attention_logits, attention_weights
+from ..heads import merge_heads, split_heads
 from ._core import Exercise, Mistake, seeded_cases
 from .ch1_attention import _SOFTMAX_DIM, _scores, _weights_symptom
 
 __all__ = ["EXERCISES"]
-
-
-def _split(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    B, L, D = x.shape
-    return x.view(B, L, num_heads, D // num_heads).transpose(1, 2)  # (B, H, L, E)
 
 
 def _split_no_transpose(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -45,7 +41,7 @@ _SPLIT = Exercise(
     shapes="x (B, L, D), num_heads H → (B, H, L, E) with E = D / H",
     task="Split the features of x into H heads: head h holds features h·E to (h+1)·E − 1 of every position, "
     "as nn.MultiheadAttention splits them.",
-    reference=_split,
+    reference=split_heads,
     cases=lambda: seeded_cases(
         ("x", "num_heads"), [((2, 5, 8), 2), ((1, 3, 12), 3), ((2, 4, 12), 4), ((3, 2, 6), 6)], 3
     ),
@@ -66,16 +62,11 @@ _SPLIT = Exercise(
         ),
         Mistake(
             "heads_transposed",
-            lambda x, h: _split(x, h).transpose(-2, -1),
+            lambda x, h: split_heads(x, h).transpose(-2, -1),
             "each head came out as (E, L): positions before features, (B, H, L, E)",
         ),
     ),
 )
-
-
-def _merge(z: torch.Tensor) -> torch.Tensor:
-    B, H, L, E = z.shape
-    return z.transpose(1, 2).reshape(B, L, H * E)  # (B, L, H·E)
 
 
 _MERGE = Exercise(
@@ -85,7 +76,7 @@ _MERGE = Exercise(
     signature="solution(z) -> Tensor",
     shapes="z (B, H, L, E) → (B, L, H·E)",
     task="Undo the split: put the heads side by side, head h's output in columns h·E to (h+1)·E − 1.",
-    reference=_merge,
+    reference=merge_heads,
     cases=lambda: seeded_cases(("z",), [((2, 3, 5, 4),), ((1, 2, 3, 6),), ((2, 4, 1, 2),)], 4),
     mistakes=(
         Mistake(
@@ -121,7 +112,7 @@ _MERGE = Exercise(
 
 
 def _head_weights(q: torch.Tensor, k: torch.Tensor, num_heads: int) -> torch.Tensor:
-    return attention_weights(_split(q, num_heads), _split(k, num_heads))  # (B, H, L, S)
+    return attention_weights(split_heads(q, num_heads), split_heads(k, num_heads))  # (B, H, L, S)
 
 
 _HEAD_WEIGHTS = Exercise(
@@ -141,12 +132,12 @@ _HEAD_WEIGHTS = Exercise(
     mistakes=(
         Mistake(
             "divide_by_sqrt_D",
-            lambda q, k, h: torch.softmax(_scores(_split(q, h), _split(k, h)) / math.sqrt(q.shape[-1]), -1),
+            lambda q, k, h: torch.softmax(_scores(split_heads(q, h), split_heads(k, h)) / math.sqrt(q.shape[-1]), -1),
             "scaled by 1/√D, the model width: each head scales by its own width, 1/√E with E = D / H",
         ),
         Mistake(
             "no_scale",
-            lambda q, k, h: torch.softmax(_scores(_split(q, h), _split(k, h)), -1),
+            lambda q, k, h: torch.softmax(_scores(split_heads(q, h), split_heads(k, h)), -1),
             "off by a factor of √dₖ: divide each head's scores by √E, E = D / H",
         ),
         Mistake(
@@ -161,7 +152,7 @@ _HEAD_WEIGHTS = Exercise(
         ),
         Mistake(
             "softmax_over_queries",
-            lambda q, k, h: torch.softmax(attention_logits(_split(q, h), _split(k, h)), -2),
+            lambda q, k, h: torch.softmax(attention_logits(split_heads(q, h), split_heads(k, h)), -2),
             _SOFTMAX_DIM,
         ),
         Mistake(
