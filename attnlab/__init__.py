@@ -7,15 +7,7 @@ a drop-in multi-head attention, masks and their conventions, and a way to read a
 from . import data, exercises
 from .capture import capture_attention
 from .clip import LayerNorm, QuickGELU, ResidualAttentionBlock, Transformer, VisionTransformer
-from .cost import (
-    attention_flops,
-    attention_traffic,
-    count_flops,
-    matmul_gflops,
-    peak_memory,
-    scores_bytes,
-    time_interleaved,
-)
+from .cost import attention_flops, attention_traffic, count_flops, scores_bytes
 from .device import available_devices, default_device
 from .errors import AttnLabError
 from .functional import IMPLS, attention_logits, attention_weights, scaled_dot_product_attention
@@ -30,6 +22,7 @@ from .masks import (
     padding_mask,
     to_mha_mask,
 )
+from .measure import matmul_gflops, peak_memory, time_interleaved
 from .mha import MultiHeadAttention, project_heads
 from .prompt import VideoSpecificPrompt
 from .ran import ResidualAttentionModule, ResidualUnit

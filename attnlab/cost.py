@@ -1,24 +1,16 @@
-"""What attention costs: counted (FLOPs, bytes) and measured (time, peak memory) on the reader's machine.
+"""What attention costs, counted: FLOPs and bytes. (Time and memory are measured in :mod:`attnlab.measure`.)
 
 Counts are exact and deterministic: :func:`attention_flops`, :func:`scores_bytes` and
 :func:`attention_traffic` are formulas; :func:`count_flops` asks PyTorch's ``FlopCounterMode``, which also
 works on ``torch.device("meta")`` tensors, so a full-size model is counted in milliseconds without memory.
-Measurements are not: :func:`time_interleaved` and :func:`matmul_gflops` time on a machine that other
-programs share, so they interleave the methods and report medians; :func:`peak_memory` reads the CPU
-allocator's allocations through the profiler, which depends on the kernels' internal buffers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import statistics
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 
 import torch
-from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
 from .errors import _require
@@ -27,10 +19,7 @@ __all__ = [
     "attention_flops",
     "attention_traffic",
     "count_flops",
-    "matmul_gflops",
-    "peak_memory",
     "scores_bytes",
-    "time_interleaved",
 ]
 
 _FUSED = ("sdpa", "tiled", "fused")
@@ -108,85 +97,3 @@ def count_flops(fn: Callable[..., object], *args: object, **kwargs: object) -> d
         fn(*args, **kwargs)
     counts = {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
     return {**counts, "total": int(counter.get_total_flops())}
-
-
-def time_interleaved(
-    fns: Mapping[str, Callable[[], object]],
-    *,
-    threads: int = 1,
-    rounds: int = 3,
-    min_run_time: float = 0.02,
-) -> dict[str, float]:
-    """Median seconds per call of each function, the functions interleaved round by round.
-
-    Each round times every function once with ``torch.utils.benchmark.Timer(...).blocked_autorange``
-    (``threads`` threads); a burst of load from other programs then lands on all of them alike. The result
-    is the median over rounds of each round's median. Runs under ``torch.inference_mode``.
-
-    Shapes:
-        {name: fn()} → {name: seconds}
-    """
-    _require(len(fns) >= 1, "no functions to time")
-    _require(threads >= 1 and rounds >= 1, f"threads and rounds must be >= 1, got {threads} and {rounds}")
-    _require(min_run_time > 0, f"min_run_time must be > 0 seconds, got {min_run_time}")
-    timers = {name: benchmark.Timer("fn()", globals={"fn": fn}, num_threads=threads) for name, fn in fns.items()}
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    with torch.inference_mode():
-        for fn in fns.values():
-            fn()  # warm-up: dispatch, first allocations, lazy initialisation
-        for _ in range(rounds):
-            for name, timer in timers.items():
-                samples[name].append(timer.blocked_autorange(min_run_time=min_run_time).median)
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
-def matmul_gflops(n: int = 512, *, threads: int = 1, rounds: int = 3, min_run_time: float = 0.05) -> float:
-    """This machine's float32 (n, n) @ (n, n) throughput right now, in GFLOP/s (2·n³ FLOPs per product).
-
-    Shapes:
-        n → GFLOP/s
-    """
-    _check_sizes(n=n)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    seconds = time_interleaved({"matmul": lambda: a @ b}, threads=threads, rounds=rounds, min_run_time=min_run_time)
-    return 2 * n**3 / seconds["matmul"] / 1e9
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence the profiler's start/stop lines, which its C++ side writes straight to file descriptor 2."""
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-
-
-def peak_memory(fn: Callable[[], object]) -> int:
-    """Peak bytes that ``fn()`` holds on the CPU at once, above what was allocated before it; its result,
-    kept alive until ``fn`` returns, counts.
-
-    Read from the allocation and free events that ``torch.profiler`` records with ``profile_memory=True``,
-    in time order, so it sees every tensor from torch's CPU allocator, a fused kernel's internal buffers
-    included (``tracemalloc`` sees none of them). Deterministic for a given build and thread count.
-
-    Shapes:
-        fn() → a number of bytes
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        result = fn()
-    del result
-    events = sorted(
-        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns()
-    )
-    held = peak = 0
-    for event in events:
-        held += event.nbytes()
-        peak = max(peak, held)
-    return peak
