@@ -26,6 +26,7 @@ from .measure import matmul_gflops, peak_memory, time_interleaved
 from .mha import MultiHeadAttention, project_heads
 from .prompt import VideoSpecificPrompt
 from .ran import ResidualAttentionModule, ResidualUnit
+from .timesformer import DividedSpaceTimeBlock
 from .video import (
     CrossFrameAttentionBlock,
     CrossFrameCommunicationTransformer,
@@ -40,6 +41,7 @@ __all__ = [
     "AttnLabError",
     "CrossFrameAttentionBlock",
     "CrossFrameCommunicationTransformer",
+    "DividedSpaceTimeBlock",
     "DropPath",
     "LayerNorm",
     "MultiHeadAttention",

@@ -11,8 +11,9 @@ different. Three ways to let the tokens of a clip attend, as core attention on r
   attends over its P tokens plus its message, cost ∝ T² + T·(P + 1)².
 
 FLOPs are counted by :class:`torch.utils.flop_counter.FlopCounterMode` on the manual path (it does not
-count CPU sdpa kernels; the arithmetic is the same). With the X-CLIP block present (attnlab.video), its
-whole block (attention, messages and MLP) is timed too, beside a CLIP block run jointly over T·P tokens.
+count CPU sdpa kernels; the arithmetic is the same). Whole blocks (attention, projections and MLP) are
+timed too: X-CLIP's cross-frame block, TimeSformer's divided block and a CLIP block run jointly over T·P
+tokens, all from attnlab.
 """
 
 from __future__ import annotations
@@ -54,17 +55,18 @@ VARIANTS = {"joint": joint, "divided": divided, "cross-frame": cross_frame}
 
 
 def _blocks(T: int, P: int, D: int, H: int, b: int) -> dict:
-    """Whole blocks, MLP included: X-CLIP's cross-frame block and a CLIP block over all T·P tokens."""
-    try:
-        from attnlab.video import CrossFrameAttentionBlock
-    except ImportError:
-        return {}
+    """Whole blocks, MLP included: X-CLIP's cross-frame block, the divided block and a CLIP block over T·P."""
     g = torch.Generator().manual_seed(T)
     x = torch.randn(P, b * T, D, generator=g)  # (P, b·T, D), frames video-major as X-CLIP has them
-    xclip = CrossFrameAttentionBlock(D, H, T=T).eval()
+    xclip = attnlab.CrossFrameAttentionBlock(D, H, T=T).eval()
+    divided = attnlab.DividedSpaceTimeBlock(D, H, T=T).eval()
     clip = attnlab.ResidualAttentionBlock(D, H).eval()
     x_joint = x.reshape(P, b, T, D).permute(2, 0, 1, 3).reshape(T * P, b, D)  # (T·P, b, D)
-    return {"cross-frame block (X-CLIP)": (xclip, x), "joint block (CLIP over T·P)": (clip, x_joint)}
+    return {
+        "cross-frame block (X-CLIP)": (xclip, x),
+        "divided block (TimeSformer)": (divided, x),
+        "joint block (CLIP over T·P)": (clip, x_joint),
+    }
 
 
 def video_rows(config: dict, threads: int, budget_s: float) -> list[dict]:

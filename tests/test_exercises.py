@@ -115,6 +115,7 @@ PINNED = {
     ("scores_memory", "float16"): "2 bytes is a float16",
     ("scores_memory", "square"): "you counted L² scores",
     ("scores_memory", "no_heads"): "the heads are missing",
+    ("online_softmax", "nan_when_fully_masked"): "came out NaN",
     ("online_softmax", "no_rescale"): "the sums were not rescaled",
     ("online_softmax", "wrong_sign"): "rescaled the wrong way",
     ("online_softmax", "first_only"): "only s1 was rescaled",
@@ -258,7 +259,7 @@ READER_SOLUTIONS = [
         "online_softmax",
         lambda m1, s1, m2, s2: (
             torch.maximum(m1, m2),
-            torch.logaddexp(m1 + s1.log(), m2 + s2.log()).exp() / torch.maximum(m1, m2).exp(),
+            torch.nan_to_num(torch.logaddexp(m1 + s1.log(), m2 + s2.log()).exp() / torch.maximum(m1, m2).exp()),
         ),
     ),
 ]

@@ -98,18 +98,32 @@ def _softmax_cases() -> list[Case]:
         label = describe_args(("m1", "s1", "m2", "s2"), (m1, s1, m2, s2))
         if len(cases) == 2:
             m1[0], s1[0] = float("-inf"), 0.0  # row 0 saw only masked keys in block 1
-            label += " (row 0 of block 1 fully masked: m1 = -inf, s1 = 0)"
+            m1[1], s1[1] = float("-inf"), 0.0  # row 1 saw only masked keys in both blocks
+            m2[1], s2[1] = float("-inf"), 0.0
+            label += " (row 0 of block 1 fully masked: m1 = -inf, s1 = 0; row 1 of both blocks too)"
         cases.append(Case((m1, s1, m2, s2), label))
     return cases
 
 
 def _with_max(m, m1, s1, m2, s2):
-    """The state of both blocks, with both sums rescaled to the max m (the right one, or a wrong one)."""
-    return m, s1 * torch.exp(m1 - m) + s2 * torch.exp(m2 - m)
+    """The state of both blocks, with both sums rescaled to the max m (the right one, or a wrong one).
+
+    A row that has seen only masked keys has m = −inf and sum 0; its factors exp(m_i − m) would be
+    exp(−inf − (−inf)) = NaN, so they are 0 there and the state stays (−inf, 0), as in attnlab.tiled.
+    """
+    blind = torch.isneginf(m)
+    factor1 = torch.where(blind, 0.0, torch.exp(m1 - m))
+    factor2 = torch.where(blind, 0.0, torch.exp(m2 - m))
+    return m, s1 * factor1 + s2 * factor2
 
 
 def _combine(m1, s1, m2, s2):
     return _with_max(torch.maximum(m1, m2), m1, s1, m2, s2)
+
+
+def _nan_when_blind(m1, s1, m2, s2):
+    m = torch.maximum(m1, m2)
+    return m, s1 * torch.exp(m1 - m) + s2 * torch.exp(m2 - m)  # −inf − (−inf) = NaN in a fully masked row
 
 
 def _rescaled_up(m1, s1, m2, s2):
@@ -124,10 +138,17 @@ _ONLINE_SOFTMAX = Exercise(
     signature="solution(m1, s1, m2, s2) -> (m, s)",
     shapes="m1, s1, m2, s2 (...) → m (...), s (...)",
     task="Two blocks of keys gave, for every row, a max m_i and a sum s_i of exp(logit − m_i). Return the "
-    "state of both blocks together: its max m and its sum s relative to m, as the tiled path does.",
+    "state of both blocks together: its max m and its sum s relative to m, as the tiled path does. A row "
+    "whose keys were all masked has m_i = −inf and s_i = 0; if both blocks were, return (−inf, 0), not NaN.",
     reference=_combine,
     cases=_softmax_cases,
     mistakes=(
+        Mistake(
+            "nan_when_fully_masked",
+            _nan_when_blind,
+            "a row whose keys were masked in both blocks came out NaN: m = −inf there, and exp(m_i − m) is "
+            "exp(−inf − (−inf)) = NaN; where m is −inf, use a factor of 0, so the state stays (−inf, 0)",
+        ),
         Mistake(
             "no_rescale",
             lambda m1, s1, m2, s2: (torch.maximum(m1, m2), s1 + s2),
