@@ -124,8 +124,9 @@ $(LAB_STAMP): requirements-lab.txt $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-lab.txt
 	@touch $@
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab chapters/ $(LAB_ARGS)
+	$(BIN)/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py --out _build/bench
