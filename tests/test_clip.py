@@ -21,7 +21,7 @@ from attnlab import (
     capture_attention,
     causal_mask,
 )
-from attnlab.clip import LayerNorm
+from attnlab.models.clip import LayerNorm
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "checkpoint-keys.json"  # names and shapes of released models
 CHECKPOINTS = json.loads(REFERENCE.read_text())
