@@ -11,6 +11,8 @@
 
 from .clip import (
     CLIP,
+    IMAGE_MEAN,
+    IMAGE_STD,
     CLIPConfig,
     LayerNorm,
     QuickGELU,
@@ -18,6 +20,7 @@ from .clip import (
     TextTower,
     Transformer,
     VisionTransformer,
+    normalize_images,
 )
 from .pretrained import clip_config, load_clip, load_xclip, read_state_dict
 from .ran import ResidualAttentionModule, ResidualUnit
@@ -35,6 +38,8 @@ from .xclip_prompt import VideoSpecificPrompt
 
 __all__ = [
     "CLIP",
+    "IMAGE_MEAN",
+    "IMAGE_STD",
     "XCLIP",
     "CLIPConfig",
     "CrossFrameAttentionBlock",
@@ -56,5 +61,6 @@ __all__ = [
     "clip_config",
     "load_clip",
     "load_xclip",
+    "normalize_images",
     "read_state_dict",
 ]

@@ -15,12 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import _require, _shape
 from ..masks import bool_to_additive, causal_mask
 from ..mha import MultiHeadAttention
 from .vit import ViTStem
 
 __all__ = [
     "CLIP",
+    "IMAGE_MEAN",
+    "IMAGE_STD",
     "CLIPConfig",
     "LayerNorm",
     "QuickGELU",
@@ -29,7 +32,25 @@ __all__ = [
     "Transformer",
     "VisionTransformer",
     "mlp",
+    "normalize_images",
 ]
+
+
+# CLIP's input normalisation, per RGB channel, for images scaled to [0, 1] (its preprocess's Normalize).
+IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
+IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def normalize_images(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as CLIP's encoders expect them: each RGB channel minus its mean, over its std.
+
+    Shapes:
+        images (..., 3, R, R) → (..., 3, R, R)
+    """
+    _require(images.dim() >= 3 and images.shape[-3] == 3, f"images must be (..., 3, R, R), got {_shape(images)}")
+    mean = torch.tensor(IMAGE_MEAN, dtype=images.dtype, device=images.device)[:, None, None]  # (3, 1, 1)
+    std = torch.tensor(IMAGE_STD, dtype=images.dtype, device=images.device)[:, None, None]
+    return (images - mean) / std
 
 
 class LayerNorm(nn.LayerNorm):
