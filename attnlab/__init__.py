@@ -1,12 +1,19 @@
 """attnlab: attention, from words to frames — the package behind the book.
 
-The core every chapter uses: scaled dot-product attention three ways (teaching, fused, tiled),
-a drop-in multi-head attention, masks and their conventions, and a way to read attention maps.
+Three kinds of code, for three kinds of reader:
+
+- the attention core, flat and small: :mod:`.functional` and :mod:`.tiled` (scaled dot-product attention
+  three ways), :mod:`.heads`, :mod:`.masks`, :mod:`.mha` (a drop-in multi-head attention),
+  :mod:`.capture` (reading attention maps), :mod:`.errors`, :mod:`.device`, and :mod:`.cost` and
+  :mod:`.measure` (what attention costs, counted and measured);
+- the paper models, grouped by paper: :mod:`.models` (CLIP, the Residual Attention Network, X-CLIP,
+  divided space-time attention, and loading their checkpoints);
+- book support: :mod:`.data`, :mod:`.training`, :mod:`.tasks` (the book's small trained models),
+  :mod:`.plotting`, :mod:`.widgets` and :mod:`.exercises`.
 """
 
-from . import data, exercises
+from . import data, exercises, models, tasks, training
 from .capture import capture_attention
-from .clip import LayerNorm, QuickGELU, ResidualAttentionBlock, Transformer, VisionTransformer
 from .cost import attention_flops, attention_traffic, count_flops, scores_bytes
 from .device import available_devices, default_device
 from .errors import AttnLabError
@@ -24,21 +31,36 @@ from .masks import (
 )
 from .measure import matmul_gflops, peak_memory, time_interleaved
 from .mha import MultiHeadAttention, project_heads
-from .prompt import VideoSpecificPrompt
-from .ran import ResidualAttentionModule, ResidualUnit
-from .timesformer import DividedSpaceTimeBlock
-from .video import (
+from .models import (
+    CLIP,
+    XCLIP,
+    CLIPConfig,
     CrossFrameAttentionBlock,
     CrossFrameCommunicationTransformer,
+    DividedSpaceTimeBlock,
     DropPath,
+    LayerNorm,
     MultiframeIntegrationTransformer,
+    QuickGELU,
+    ResidualAttentionBlock,
+    ResidualAttentionModule,
+    ResidualUnit,
+    Transformer,
+    VideoSpecificPrompt,
+    VisionTransformer,
+    XCLIPConfig,
+    load_clip,
+    load_xclip,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CLIP",
     "IMPLS",
+    "XCLIP",
     "AttnLabError",
+    "CLIPConfig",
     "CrossFrameAttentionBlock",
     "CrossFrameCommunicationTransformer",
     "DividedSpaceTimeBlock",
@@ -53,6 +75,7 @@ __all__ = [
     "Transformer",
     "VideoSpecificPrompt",
     "VisionTransformer",
+    "XCLIPConfig",
     "__version__",
     "additive_to_bool",
     "attention_flops",
@@ -70,14 +93,19 @@ __all__ = [
     "exercises",
     "from_mha_mask",
     "key_padding_to_mask",
+    "load_clip",
+    "load_xclip",
     "matmul_gflops",
     "merge_heads",
+    "models",
     "padding_mask",
     "peak_memory",
     "project_heads",
     "scaled_dot_product_attention",
     "scores_bytes",
     "split_heads",
+    "tasks",
     "time_interleaved",
     "to_mha_mask",
+    "training",
 ]

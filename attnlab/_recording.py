@@ -15,7 +15,7 @@ Recorder = Callable[[torch.Tensor], None]
 _RECORDERS: dict[int, list[Recorder]] = {}
 
 
-def _recorders_for(module: nn.Module) -> list[Recorder]:
+def recorders_for(module: nn.Module) -> list[Recorder]:
     """The callbacks waiting for ``module``'s per-head weights (N, H, L, S); usually none."""
     return _RECORDERS.get(id(module), [])
 

@@ -5,7 +5,8 @@
     maps["encoder.layers.0.attn"]  # (N, H, L, S)
 
 Works for attnlab's :class:`~attnlab.MultiHeadAttention` and its other attention modules that declare
-``records_attention`` (they hand their weights over while they compute them), and for
+``records_attention = True``: while they compute their weights (N, H, L, S), they hand them to each
+callback in :func:`recorders_for(self) <recorders_for>`. It also works for
 :class:`torch.nn.MultiheadAttention` (whose weights are recomputed from the same inputs by a forward
 hook, so its own fast path and outputs are left alone).
 """
@@ -20,10 +21,11 @@ import torch
 from torch import nn
 
 from . import _recording
+from ._recording import recorders_for
 from .functional import attention_weights
 from .mha import MultiHeadAttention, _project_and_mask
 
-__all__ = ["capture_attention"]
+__all__ = ["capture_attention", "recorders_for"]
 
 _TORCH_MHA_SIGNATURE = inspect.signature(nn.MultiheadAttention.forward)
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._recording import _recorders_for
+from ._recording import recorders_for
 from .errors import _require, _shape
 from .functional import _check_impl, attention_weights, scaled_dot_product_attention
 from .heads import merge_heads, split_heads
@@ -119,7 +119,7 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Returns ``(output, weights)``; weights are None unless ``need_weights``."""
         q, k, v, mask, batched = _project_and_mask(self, query, key, value, key_padding_mask, attn_mask, is_causal)
-        recorders = _recorders_for(self)
+        recorders = recorders_for(self)
         dropout_p = self.dropout if self.training else 0.0
         weights = None
         if (need_weights or recorders) and self.impl == "manual":

@@ -21,7 +21,7 @@ from attnlab import (
     capture_attention,
     causal_mask,
 )
-from attnlab.clip import LayerNorm
+from attnlab.models.clip import LayerNorm
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "checkpoint-keys.json"  # names and shapes of released models
 CHECKPOINTS = json.loads(REFERENCE.read_text())
@@ -149,3 +149,14 @@ def test_real_clip_vit_b32_keys_and_shapes_load_strictly():
     vit.load_state_dict({k: torch.zeros(s) for k, s in visual.items()}, strict=True)
     tower = Transformer(512, 12, 8, bool_to_additive(causal_mask(77)))
     assert {k: tuple(v.shape) for k, v in tower.state_dict().items()} == text
+
+
+def test_normalize_images_uses_clips_constants():
+    from attnlab.models.clip import IMAGE_MEAN, IMAGE_STD, normalize_images
+
+    images = torch.rand(2, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # (B, T, 3, R, R)
+    out = normalize_images(images)
+    for c in range(3):
+        torch.testing.assert_close(out[..., c, :, :], (images[..., c, :, :] - IMAGE_MEAN[c]) / IMAGE_STD[c])
+    with pytest.raises(AttnLabError, match=r"images must be \(\.\.\., 3, R, R\), got \(2, 4, 8\)"):
+        normalize_images(torch.zeros(2, 4, 8))

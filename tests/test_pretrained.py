@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from attnlab import AttnLabError, capture_attention
-from attnlab.pretrained import CLIP, XCLIP, load_clip, load_xclip
+from attnlab.models import CLIP, XCLIP, CLIPConfig, XCLIPConfig, load_clip, load_xclip
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "checkpoint-keys.json"  # names and shapes of released models
-SMALL = {
-    "embed_dim": 32,
-    "image_resolution": 32,
-    "vision_layers": 2,
-    "vision_width": 64,
-    "vision_patch_size": 8,
-    "context_length": 12,
-    "vocab_size": 100,
-    "transformer_width": 64,
-    "transformer_heads": 1,
-    "transformer_layers": 3,
-}
+SMALL = CLIPConfig(
+    embed_dim=32,
+    image_resolution=32,
+    vision_layers=2,
+    vision_width=64,
+    vision_patch_size=8,
+    context_length=12,
+    vocab_size=100,
+    transformer_width=64,
+    transformer_heads=1,
+    transformer_layers=3,
+)
+B32 = CLIPConfig(512, 224, 12, 768, 32, 77, 49408, 512, 8, 12)
 
 
 def small_clip(seed=0):
     torch.manual_seed(seed)
-    model = CLIP(**SMALL)
+    model = CLIP(SMALL)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.05)
@@ -47,7 +49,7 @@ def test_names_and_shapes_are_clip_vit_b32s():
     keys = json.loads(REFERENCE.read_text())
     vit_b32 = {k: tuple(v) for k, v in keys[next(k for k in keys if k.startswith("CLIP ViT-B/32"))].items()}
     with torch.device("meta"):
-        model = CLIP(512, 224, 12, 768, 32, 77, 49408, 512, 8, 12)
+        model = CLIP(B32)
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == vit_b32
 
 
@@ -98,7 +100,7 @@ def test_bad_files_say_what_is_wrong(tmp_path):
         load_clip(tmp_path / "list.pt")
 
 
-SMALL_XCLIP = {**SMALL, "embed_dim": 64, "vision_patch_size": 16, "T": 4, "mit_layers": 1, "prompts_layers": 2}
+SMALL_XCLIP = XCLIPConfig(replace(SMALL, embed_dim=64, vision_patch_size=16), T=4, mit_layers=1, prompts_layers=2)
 
 
 class TrainingConfig:
@@ -109,7 +111,7 @@ class TrainingConfig:
 
 def small_xclip(seed=0):
     torch.manual_seed(seed)
-    model = XCLIP(**SMALL_XCLIP)
+    model = XCLIP(SMALL_XCLIP)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.05)
@@ -121,8 +123,8 @@ def test_xclip_names_are_clips_plus_xclips_video_modules():
     clip_b32 = keys[next(k for k in keys if k.startswith("CLIP ViT-B/32"))]
     video = {f"visual.{k}" for k in keys[next(k for k in keys if k.startswith("X-CLIP CrossFrame"))]}
     with torch.device("meta"):
-        model = XCLIP(**SMALL_XCLIP)
-        b32 = XCLIP(T=8, **dict(zip(SMALL, (512, 224, 12, 768, 32, 77, 49408, 512, 8, 12), strict=True)))
+        model = XCLIP(SMALL_XCLIP)
+        b32 = XCLIP(XCLIPConfig(B32, T=8))
     names = set(model.state_dict())
     assert video <= names  # the small encoder's keys, exactly as X-CLIP names them
     assert {f"mit.{k}" for k in keys[next(k for k in keys if k.startswith("X-CLIP Multiframe"))]} <= names
@@ -167,7 +169,7 @@ def test_a_clip_checkpoint_is_not_an_xclip_one(tmp_path):
 
 def test_heads_that_do_not_follow_width_over_64_are_given(tmp_path):
     torch.manual_seed(0)
-    original = CLIP(**{**SMALL, "transformer_heads": 4}, vision_heads=4)
+    original = CLIP(replace(SMALL, transformer_heads=4, vision_heads=4))
     with torch.no_grad():
         for p in original.parameters():
             p.normal_(0, 0.05)
@@ -185,7 +187,7 @@ def test_heads_that_do_not_follow_width_over_64_are_given(tmp_path):
 
 def test_a_width_that_is_not_a_multiple_of_64_asks_for_heads(tmp_path):
     torch.manual_seed(0)
-    torch.save(CLIP(**{**SMALL, "vision_width": 96}, vision_heads=2).state_dict(), tmp_path / "clip.pt")
+    torch.save(CLIP(replace(SMALL, vision_width=96, vision_heads=2)).state_dict(), tmp_path / "clip.pt")
     with pytest.raises(AttnLabError, match=r"width / 64, does not fit: vision width 96; pass heads="):
         load_clip(tmp_path / "clip.pt")
     assert load_clip(tmp_path / "clip.pt", heads=2).visual.transformer.resblocks[0].attn.num_heads == 2
@@ -193,7 +195,7 @@ def test_a_width_that_is_not_a_multiple_of_64_asks_for_heads(tmp_path):
 
 def test_xclip_takes_heads_too(tmp_path):
     torch.manual_seed(0)
-    original = XCLIP(**{**SMALL_XCLIP, "transformer_heads": 2}, vision_heads=2).eval()
+    original = XCLIP(replace(SMALL_XCLIP, clip=replace(SMALL_XCLIP.clip, transformer_heads=2, vision_heads=2))).eval()
     torch.save(original.state_dict(), tmp_path / "xclip.pth")
     loaded = load_xclip(tmp_path / "xclip.pth", heads=2)
     assert loaded.visual.transformer.resblocks[0].attn.num_heads == 2

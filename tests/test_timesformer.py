@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from attnlab import AttnLabError, attention_flops, count_flops
-from attnlab.timesformer import DividedSpaceTimeBlock
+from attnlab.models.timesformer import DividedSpaceTimeBlock
 
 T, P, D, H, B = 3, 4, 16, 2, 2
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..clip import QuickGELU
 from ..mha import MultiHeadAttention
+from ..models.clip import QuickGELU
 from ._core import Case, Exercise, Mistake, describe_args
 
 __all__ = ["EXERCISES"]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import _require, _shape
+from ..errors import _require, _shape
 
 __all__ = ["ResidualAttentionModule", "ResidualUnit"]
 

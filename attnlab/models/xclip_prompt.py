@@ -10,12 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._recording import _recorders_for
+from ..capture import recorders_for
+from ..errors import _require, _shape
+from ..functional import scaled_dot_product_attention
+from ..heads import merge_heads, split_heads
+from ._xclip_init import init_like_xclip
 from .clip import QuickGELU
-from .errors import _require, _shape
-from .functional import scaled_dot_product_attention
-from .heads import merge_heads, split_heads
-from .video import _init_like_xclip
 
 __all__ = ["PromptAttention", "PromptGeneratorLayer", "VideoSpecificPrompt"]
 
@@ -47,7 +47,7 @@ class PromptAttention(nn.Module):
         )
         H = self.num_heads
         qh, kh, vh = (split_heads(p(t), H) for p, t in ((self.q_proj, q), (self.k_proj, k), (self.v_proj, v)))
-        recorders = _recorders_for(self)
+        recorders = recorders_for(self)
         if recorders:
             out, weights = scaled_dot_product_attention(qh, kh, vh, return_weights=True)  # weights (B, H, K, N)
             for record in recorders:
@@ -98,7 +98,7 @@ class VideoSpecificPrompt(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
         self.decoder = nn.ModuleList([PromptGeneratorLayer(embed_dim, heads) for _ in range(layers)])
         self.alpha = nn.Parameter(torch.ones(embed_dim) * alpha)
-        self.apply(_init_like_xclip)
+        self.apply(init_like_xclip)
 
     def forward(self, text: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
         E = self.alpha.shape[0]

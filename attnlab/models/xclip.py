@@ -14,19 +14,26 @@ and drops it again before the MLP.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .clip import ResidualAttentionBlock, _mlp
-from .errors import _require, _shape
-from .mha import MultiHeadAttention
+from ..errors import _require, _shape
+from ..mha import MultiHeadAttention
+from ._xclip_init import init_like_xclip
+from .clip import CLIPConfig, LayerNorm, ResidualAttentionBlock, TextTower, mlp
+from .vit import ViTStem
+from .xclip_prompt import VideoSpecificPrompt
 
 __all__ = [
+    "XCLIP",
     "CrossFrameAttentionBlock",
     "CrossFrameCommunicationTransformer",
     "DropPath",
     "MultiframeIntegrationTransformer",
+    "XCLIPConfig",
 ]
 
 
@@ -81,7 +88,7 @@ class CrossFrameAttentionBlock(nn.Module):
         self.attn = MultiHeadAttention(d_model, n_head)
         self.ln_1 = nn.LayerNorm(d_model)
         self.drop_path = DropPath(droppath) if droppath > 0.0 else nn.Identity()
-        self.mlp = _mlp(d_model)
+        self.mlp = mlp(d_model)
         self.ln_2 = nn.LayerNorm(d_model)
         self.attn_mask = attn_mask
 
@@ -133,7 +140,7 @@ def _drop_rates(droppath: float | Sequence[float] | None, layers: int) -> list[f
     return rates
 
 
-class CrossFrameCommunicationTransformer(nn.Module):
+class CrossFrameCommunicationTransformer(ViTStem):
     """X-CLIP's video encoder: CLIP's ViT with cross-frame blocks, applied to B·T frames.
 
     Returns each frame's projected class token and every frame's patch tokens, as X-CLIP does; the
@@ -154,37 +161,24 @@ class CrossFrameCommunicationTransformer(nn.Module):
         droppath: float | Sequence[float] | None = 0.0,
         T: int = 8,
     ) -> None:
-        super().__init__()
-        _require(
-            input_resolution % patch_size == 0,
-            f"input_resolution {input_resolution} is not a multiple of patch_size {patch_size}",
+        rates = _drop_rates(droppath, layers)
+        super().__init__(
+            input_resolution,
+            patch_size,
+            width,
+            output_dim,
+            lambda: _CrossFrameTransformer(width, layers, heads, rates, T),
         )
-        self.input_resolution, self.output_dim, self.patch_size, self.T = input_resolution, output_dim, patch_size, T
-        self.conv1 = nn.Conv2d(3, width, kernel_size=patch_size, stride=patch_size, bias=False)
-        scale = width**-0.5
-        self.class_embedding = nn.Parameter(scale * torch.randn(width))
-        self.positional_embedding = nn.Parameter(scale * torch.randn((input_resolution // patch_size) ** 2 + 1, width))
-        self.ln_pre = nn.LayerNorm(width)
-        self.transformer = _CrossFrameTransformer(width, layers, heads, _drop_rates(droppath, layers), T)
-        self.ln_post = nn.LayerNorm(width)
-        self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
+        self.T = T
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """The transformer's output for every token of every frame, class token first: (B·T, 1 + P, width)."""
-        r = self.input_resolution
-        _require(
-            x.dim() == 4 and x.shape[1] == 3 and tuple(x.shape[-2:]) == (r, r) and x.shape[0] % self.T == 0,
-            f"frames must be (B·T, 3, {r}, {r}) with B·T a multiple of T = {self.T}, got {_shape(x)}",
-        )
-        x = self.conv1(x.to(self.conv1.weight.dtype))  # (B·T, width, g, g)
-        x = x.flatten(2).transpose(1, 2)  # (B·T, P, width)
-        cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)  # (B·T, 1, width)
-        x = self.ln_pre(torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype))  # (B·T, 1 + P, width)
-        return self.transformer(x.transpose(0, 1)).transpose(0, 1)  # (l, B·T, width) inside, as in X-CLIP
+        self._check_images(x, frames=self.T)
+        return self.transformer(self.embed(x).transpose(0, 1)).transpose(0, 1)  # (l, B·T, width) inside
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.tokens(x)
-        return self.ln_post(x[:, 0]) @ self.proj, x[:, 1:]  # (B·T, output_dim), (B·T, P, width)
+        return self.head(x[:, 0]), x[:, 1:]  # (B·T, output_dim), (B·T, P, width)
 
 
 class MultiframeIntegrationTransformer(nn.Module):
@@ -206,7 +200,7 @@ class MultiframeIntegrationTransformer(nn.Module):
         self.resblocks = nn.Sequential(
             *[ResidualAttentionBlock(embed_dim, heads, norm=nn.LayerNorm) for _ in range(layers)]
         )
-        self.apply(_init_like_xclip)
+        self.apply(init_like_xclip)
         nn.init.trunc_normal_(self.positional_embedding, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -219,12 +213,60 @@ class MultiframeIntegrationTransformer(nn.Module):
         return (y.to(x.dtype) + x).mean(dim=1)  # (B, E)
 
 
-def _init_like_xclip(module: nn.Module) -> None:
-    """X-CLIP's ``_init_weights``: truncated-normal (std 0.02) linear weights, zero biases, unit LayerNorms."""
-    if isinstance(module, nn.Linear):
-        nn.init.trunc_normal_(module.weight, std=0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.LayerNorm):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
+@dataclass(frozen=True)
+class XCLIPConfig:
+    """X-CLIP's sizes: CLIP's, and the video parts X-CLIP adds."""
+
+    clip: CLIPConfig
+    T: int  # frames per video, fixed by the frame positions of the integration transformer
+    mit_layers: int = 1  # depth of the multi-frame integration transformer
+    prompts_layers: int = 2  # layers of the video-specific prompt generator
+    prompts_alpha: float = 0.1  # initial scale of the prompts added to the text features
+
+
+class XCLIP(TextTower):
+    """X-CLIP: CLIP's text tower, a cross-frame video encoder, frame integration and video-specific prompts,
+    under X-CLIP's parameter names (``visual.*``, ``mit.*``, ``prompts_generator.*``, ``prompts_visual_*``).
+
+    It shares CLIP's text tower (:class:`TextTower`) and builds no CLIP image encoder.
+
+    Shapes:
+        encode_video: (B, T, 3, R, R) → video features (B, E) and patch features (B, T, P, E);
+        forward(videos, tokens (K, context_length)) → logits (B, K); classify(videos, text (K, E)) → (B, K).
+    """
+
+    def __init__(self, config: XCLIPConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, T = config.clip, config.T
+        self.T = T
+        self.visual = CrossFrameCommunicationTransformer(
+            c.image_resolution, c.vision_patch_size, c.vision_width, c.vision_layers, c.image_heads, c.embed_dim, T=T
+        )
+        self._build_text(c)
+        self.prompts_visual_ln = LayerNorm(c.vision_width)
+        self.prompts_visual_proj = nn.Parameter(torch.randn(c.vision_width, c.embed_dim))
+        self.mit = MultiframeIntegrationTransformer(T, c.embed_dim, config.mit_layers)
+        self.prompts_generator = VideoSpecificPrompt(config.prompts_layers, c.embed_dim, config.prompts_alpha)
+
+    def encode_video(self, videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _require(
+            videos.dim() == 5 and videos.shape[1] == self.T,
+            f"videos must be (B, {self.T}, 3, R, R), got {_shape(videos)}",
+        )
+        b, t = videos.shape[:2]
+        frames, patches = self.visual(videos.flatten(0, 1))  # (B·T, E), (B·T, P, W): frames video-major
+        patches = self.prompts_visual_ln(patches) @ self.prompts_visual_proj  # (B·T, P, E)
+        frames = frames.view(b, t, -1)  # (B, T, E)
+        return self.mit(frames), patches.view(b, t, -1, frames.shape[-1])  # (B, E), (B, T, P, E)
+
+    def classify(self, videos: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """X-CLIP's logits against given text features: prompts from the frame-averaged patches, cosine, scale."""
+        video, patches = self.encode_video(videos)
+        text = text.unsqueeze(0).expand(video.shape[0], -1, -1)  # (B, K, E)
+        text = text + self.prompts_generator(text, patches.mean(dim=1))  # video tokens: patches averaged over T
+        video, text = F.normalize(video, dim=-1), F.normalize(text, dim=-1)
+        return torch.einsum("bd,bkd->bk", video, self.logit_scale.exp() * text)  # (B, K)
+
+    def forward(self, videos: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        return self.classify(videos, self.encode_text(tokens))

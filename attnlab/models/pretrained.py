@@ -22,71 +22,14 @@ import zipfile
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from .clip import LayerNorm, Transformer, VisionTransformer
-from .errors import AttnLabError, _require, _shape
-from .masks import bool_to_additive, causal_mask
-from .prompt import VideoSpecificPrompt
-from .video import CrossFrameCommunicationTransformer, MultiframeIntegrationTransformer
+from ..errors import AttnLabError, _require
+from .clip import CLIP, CLIPConfig
+from .xclip import XCLIP, XCLIPConfig
 
-__all__ = ["CLIP", "XCLIP", "load_clip", "load_xclip", "read_state_dict"]
+__all__ = ["clip_config", "load_clip", "load_xclip", "read_state_dict"]
 
 _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # integers beside the tensors
-
-
-class CLIP(nn.Module):
-    """CLIP's two towers under CLIP's own parameter names, so a checkpoint loads with ``strict=True``.
-
-    Shapes:
-        encode_image: (N, 3, R, R) → (N, E); encode_text: token ids (N, context_length) → (N, E);
-        forward(images, tokens) → logits (N_images, N_texts) and their transpose.
-    """
-
-    def __init__(
-        self,
-        embed_dim: int,
-        image_resolution: int,
-        vision_layers: int,
-        vision_width: int,
-        vision_patch_size: int,
-        context_length: int,
-        vocab_size: int,
-        transformer_width: int,
-        transformer_heads: int,
-        transformer_layers: int,
-        vision_heads: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.context_length = context_length
-        vision_heads = vision_width // 64 if vision_heads is None else vision_heads  # CLIP's rule by default
-        self.visual = VisionTransformer(
-            image_resolution, vision_patch_size, vision_width, vision_layers, vision_heads, embed_dim
-        )
-        text_mask = bool_to_additive(causal_mask(context_length))  # CLIP's (77, 77): -inf above the diagonal
-        self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads, text_mask)
-        self.token_embedding = nn.Embedding(vocab_size, transformer_width)
-        self.positional_embedding = nn.Parameter(torch.empty(context_length, transformer_width))
-        self.ln_final = LayerNorm(transformer_width)
-        self.text_projection = nn.Parameter(torch.empty(transformer_width, embed_dim))
-        self.logit_scale = nn.Parameter(torch.tensor(0.0))
-
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        return self.visual(images)
-
-    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.token_embedding(tokens) + self.positional_embedding  # (N, L, D)
-        x = self.ln_final(self.transformer(x.transpose(0, 1)).transpose(0, 1))
-        end = tokens.argmax(dim=-1)  # CLIP reads the features at the end-of-text token (the largest id)
-        return x[torch.arange(x.shape[0]), end] @ self.text_projection  # (N, E)
-
-    def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """CLIP's logits: scaled cosine similarities, (N_images, N_texts) and its transpose."""
-        image = F.normalize(self.encode_image(images), dim=-1)
-        text = F.normalize(self.encode_text(tokens), dim=-1)
-        logits = self.logit_scale.exp() * image @ text.T
-        return logits, logits.T
 
 
 def read_state_dict(path: str | os.PathLike, *, trusted: bool = False) -> dict[str, torch.Tensor]:
@@ -146,13 +89,14 @@ def _heads(widths: dict[str, int], heads: int | None) -> int | None:
     return heads
 
 
-def _clip_sizes(state: Mapping[str, torch.Tensor], heads: int | None = None) -> dict[str, int]:
-    """CLIP's constructor arguments, read off the shapes of its tensors (heads as given, or width / 64)."""
+def clip_config(state: Mapping[str, torch.Tensor], heads: int | None = None) -> CLIPConfig:
+    """CLIP's sizes, read off the shapes of a CLIP or X-CLIP state dict's tensors, as CLIP's ``build_model``
+    does; ``heads`` as given, or CLIP's width / 64 (which a checkpoint cannot confirm)."""
     vision_width, _, patch, _ = state["visual.conv1.weight"].shape
     grid = round((state["visual.positional_embedding"].shape[0] - 1) ** 0.5)
     width = state["ln_final.weight"].shape[0]
     heads = _heads({"vision": vision_width, "text": width}, heads)
-    return dict(
+    return CLIPConfig(
         embed_dim=state["text_projection"].shape[1],
         image_resolution=patch * grid,
         vision_layers=_count_layers(state, "visual.transformer."),
@@ -190,57 +134,9 @@ def load_clip(
     """
     hint = " (attnlab builds the ViT image encoders, not CLIP's ResNets)"
     state = _checked_state(path, _CLIP_KEYS, "a CLIP ViT checkpoint", trusted, hint)
-    model = CLIP(**_clip_sizes(state, heads))
+    model = CLIP(clip_config(state, heads))
     model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     return model.to(dtype).eval()
-
-
-class XCLIP(CLIP):
-    """X-CLIP: CLIP's text tower, a cross-frame video encoder, frame integration and video-specific prompts,
-    under X-CLIP's parameter names (``visual.*``, ``mit.*``, ``prompts_generator.*``, ``prompts_visual_*``).
-
-    Shapes:
-        encode_video: (B, T, 3, R, R) → video features (B, E) and patch features (B, T, P, E);
-        forward(videos, tokens (K, context_length)) → logits (B, K); classify(videos, text (K, E)) → (B, K).
-    """
-
-    def __init__(
-        self, *, T: int, mit_layers: int = 1, prompts_layers: int = 2, prompts_alpha: float = 0.1, **clip_sizes: int
-    ) -> None:
-        super().__init__(**clip_sizes)
-        E, W = clip_sizes["embed_dim"], clip_sizes["vision_width"]
-        self.T = T
-        heads = clip_sizes.get("vision_heads") or W // 64
-        self.visual = CrossFrameCommunicationTransformer(
-            clip_sizes["image_resolution"], clip_sizes["vision_patch_size"], W, clip_sizes["vision_layers"],
-            heads, E, T=T,
-        )  # fmt: skip
-        self.prompts_visual_ln = LayerNorm(W)
-        self.prompts_visual_proj = nn.Parameter(torch.randn(W, E))
-        self.mit = MultiframeIntegrationTransformer(T, E, mit_layers)
-        self.prompts_generator = VideoSpecificPrompt(prompts_layers, E, prompts_alpha)
-
-    def encode_video(self, videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _require(
-            videos.dim() == 5 and videos.shape[1] == self.T,
-            f"videos must be (B, {self.T}, 3, R, R), got {_shape(videos)}",
-        )
-        b, t = videos.shape[:2]
-        frames, patches = self.visual(videos.flatten(0, 1))  # (B·T, E), (B·T, P, W): frames video-major
-        patches = self.prompts_visual_ln(patches) @ self.prompts_visual_proj  # (B·T, P, E)
-        frames = frames.view(b, t, -1)  # (B, T, E)
-        return self.mit(frames), patches.view(b, t, -1, frames.shape[-1])  # (B, E), (B, T, P, E)
-
-    def classify(self, videos: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """X-CLIP's logits against given text features: prompts from the frame-averaged patches, cosine, scale."""
-        video, patches = self.encode_video(videos)
-        text = text.unsqueeze(0).expand(video.shape[0], -1, -1)  # (B, K, E)
-        text = text + self.prompts_generator(text, patches.mean(dim=1))  # video tokens: patches averaged over T
-        video, text = F.normalize(video, dim=-1), F.normalize(text, dim=-1)
-        return torch.einsum("bd,bkd->bk", video, self.logit_scale.exp() * text)  # (B, K)
-
-    def forward(self, videos: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return self.classify(videos, self.encode_text(tokens))
 
 
 _XCLIP_KEYS = (*_CLIP_KEYS, "mit.positional_embedding", "prompts_visual_proj", "prompts_generator.alpha")
@@ -258,11 +154,12 @@ def load_xclip(
     those (see :func:`read_state_dict`).
     """
     state = _checked_state(path, _XCLIP_KEYS, "an X-CLIP checkpoint", trusted)
-    model = XCLIP(
+    config = XCLIPConfig(
+        clip_config(state, heads),
         T=state["mit.positional_embedding"].shape[1],
         mit_layers=_count_layers(state, "mit."),
         prompts_layers=len({k.split(".")[2] for k in state if k.startswith("prompts_generator.decoder.")}),
-        **_clip_sizes(state, heads),
     )
+    model = XCLIP(config)
     model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     return model.to(dtype).eval()

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import _require, _shape
-from .mha import MultiHeadAttention
+from ..errors import _require, _shape
+from ..mha import MultiHeadAttention
 
 __all__ = ["DividedSpaceTimeBlock"]
 
