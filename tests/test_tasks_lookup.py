@@ -16,10 +16,10 @@ def test_a_batch_is_consistent():
     assert targets.shape == right.shape == (64, lookup.L_TASK)
     assert all(len(set(row)) == n for row in letters.tolist())  # six different letters
     assert letters.max() < lookup.LETTERS and digits.max() < lookup.DIGITS
-    assert torch.equal(right[:, :n], torch.arange(n).expand(64, -1))  # keys look at themselves
-    assert torch.equal(letters.gather(1, right[:, n:]), asked)  # queries at the key with their letter
+    assert torch.equal(right[:, :n], torch.arange(n).expand(64, -1))  # cards look at themselves
+    assert torch.equal(letters.gather(1, right[:, n:]), asked)  # questions at the card with their letter
     assert torch.equal(targets[:, :n], digits)
-    assert torch.equal(targets[:, n:], digits.gather(1, right[:, n:]))  # the digit under that key
+    assert torch.equal(targets[:, n:], digits.gather(1, right[:, n:]))  # the digit on that card
     assert torch.equal(targets.gather(1, right), targets)  # looking where `right` says gives the answer
 
 
@@ -52,3 +52,15 @@ def test_training_is_seeded_and_evaluate_measures_shares():
     assert not torch.equal(a.read_out.weight, lookup.train(steps=3, seed=1).read_out.weight)
     scores = lookup.evaluate(a, n=20)
     assert isinstance(scores, lookup.Scores) and all(0.0 <= s <= 1.0 for s in scores)
+    assert scores._fields == ("accuracy", "found_cards", "found_questions")
+
+
+def test_scale_one_leaves_the_logits_unscaled():
+    tokens, _, _ = lookup.lookup_batch(4, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = lookup.Lookup(d=32)
+    with torch.no_grad():
+        X = model.embed(*tokens)  # (4, 12, 32)
+        logits = model.W_Q(X) @ model.W_K(X).transpose(-2, -1)  # (4, 12, 12), unscaled
+        torch.testing.assert_close(model(tokens, scale=1.0)[1], logits.softmax(-1))
+        torch.testing.assert_close(model(tokens)[1], (logits / 32**0.5).softmax(-1))

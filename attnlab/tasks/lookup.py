@@ -1,16 +1,19 @@
 """Chapter 1's task: one self-attention layer learns to look a digit up by its letter.
 
-Each sequence holds six *key* tokens, a letter with a digit stored under it (``B:7``), then six *query*
-tokens, the same letters in another order (``?B``). Every token must output a digit: a key its own, a
-query the digit stored under its letter. The :class:`Lookup` model reads its answer out of one attention
-layer with a linear map, so a query can only answer by attending to the key with its letter. The right
-map is known: key rows look at themselves, query rows at their matching key. It is pinned down for the
-query rows, which must find their one key; a key row may also look at another key that holds the same
-digit and still answer right, so :func:`evaluate` measures the two halves apart.
+Each sequence holds six *card* tokens, a letter with a digit written on it (``B:7``), then six *question*
+tokens, the same letters in another order (``?B``). (The task's tokens are called cards and questions so
+that "query" and "key" keep their meaning: every token, card or question, has a query and a key vector.)
+Every token must output a digit: a card its own, a question the digit on the card with its letter. The
+:class:`Lookup` model reads its answer out of one attention layer with a linear map, so a question can only
+answer by attending to a card with the right digit, and the only way to find it is its letter. One right
+map: card rows look at themselves, question rows at the card with their letter. It is pinned down for the
+question rows, which must find their one card (unless another card holds the same digit); a card row may
+also look at another card that holds the same digit and still answer right, so :func:`evaluate` measures
+the two halves apart.
 
     from attnlab.tasks import lookup
     model = lookup.train()
-    lookup.evaluate(model)  # digits right; key and query rows whose largest weight is where it should be
+    lookup.evaluate(model)  # digits right; card and question rows whose largest weight is where it should be
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ __all__ = [
     "train",
 ]
 
-N_PAIRS, LETTERS, DIGITS = 6, 12, 10  # key-value pairs per sequence, letters, digits
-L_TASK = 2 * N_PAIRS  # tokens per sequence: the keys, then the queries
+N_PAIRS, LETTERS, DIGITS = 6, 12, 10  # cards per sequence, letters, digits
+L_TASK = 2 * N_PAIRS  # tokens per sequence: the cards, then the questions
 
 Tokens = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # letters, digits, asked: (B, 6) each
 
@@ -48,8 +51,9 @@ Tokens = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # letters, digits, ask
 def lookup_batch(n: int, g: torch.Generator) -> tuple[Tokens, torch.Tensor, torch.Tensor]:
     """``n`` sequences drawn with ``g``: their tokens, the digit each token must output, and the right map.
 
-    Returns ``(letters, digits, asked), targets, right``: the keys' letters and digits, the letters the
-    queries ask for, the target digits, and the position each row should look at.
+    Returns ``(letters, digits, asked), targets, right``: the cards' letters and digits, the letters the
+    questions ask for, the target digits, and the position each row should look at (a card itself, a
+    question the card with its letter).
 
     Shapes:
         letters, digits, asked (B, 6); targets (B, 12); right (B, 12), B = n.
@@ -58,7 +62,7 @@ def lookup_batch(n: int, g: torch.Generator) -> tuple[Tokens, torch.Tensor, torc
         raise AttnLabError(f"need n > 0 sequences, got n={n}")
     letters = torch.stack([torch.randperm(LETTERS, generator=g)[:N_PAIRS] for _ in range(n)])  # (B, 6)
     digits = torch.randint(DIGITS, (n, N_PAIRS), generator=g)  # (B, 6)
-    order = torch.stack([torch.randperm(N_PAIRS, generator=g) for _ in range(n)])  # the key each query asks for
+    order = torch.stack([torch.randperm(N_PAIRS, generator=g) for _ in range(n)])  # the card each question asks for
     asked = letters.gather(1, order)  # (B, 6)
     targets = torch.cat([digits, digits.gather(1, order)], dim=1)  # (B, 12)
     right = torch.cat([torch.arange(N_PAIRS).expand(n, -1), order], dim=1)  # (B, 12): where each row should look
@@ -76,6 +80,9 @@ def _check_tokens(letters: Tensor, digits: Tensor, asked: Tensor) -> None:
 class Lookup(nn.Module):
     """Embeddings → one self-attention layer (W_Q, W_K, W_V) → a linear read-out.
 
+    ``scale`` multiplies the logits ``QKᵀ`` before the softmax; ``None`` is the usual ``1/√d``, and
+    ``scale=1.0`` leaves them unscaled (chapter 1 compares the two at initialisation).
+
     Shapes:
         tokens: letters, digits, asked (B, 6) each
         → digit logits (B, 12, 10), attention weights (B, 12, 12).
@@ -84,21 +91,21 @@ class Lookup(nn.Module):
     def __init__(self, d: int = 32) -> None:
         super().__init__()
         self.letter, self.digit = nn.Embedding(LETTERS, d), nn.Embedding(DIGITS, d)
-        self.role = nn.Embedding(2, d)  # 0: key, 1: query
+        self.role = nn.Embedding(2, d)  # 0: card, 1: question
         self.W_Q, self.W_K, self.W_V = (nn.Linear(d, d, bias=False) for _ in range(3))
         self.read_out = nn.Linear(d, DIGITS)
 
     def embed(self, letters: Tensor, digits: Tensor, asked: Tensor) -> Tensor:
-        """The token matrix X: keys carry a letter and a digit, queries a letter only.
+        """The token matrix X: cards carry a letter and a digit, questions a letter only.
 
         Shapes:
             letters, digits, asked (B, 6) → X (B, 12, d).
         """
         _check_tokens(letters, digits, asked)
-        key, query = self.role.weight  # (d,) each
-        keys = self.letter(letters) + self.digit(digits) + key  # (B, 6, d)
-        queries = self.letter(asked) + query  # (B, 6, d): a letter, no digit
-        return torch.cat([keys, queries], dim=1)  # (B, 12, d)
+        card, question = self.role.weight  # (d,) each
+        cards = self.letter(letters) + self.digit(digits) + card  # (B, 6, d)
+        questions = self.letter(asked) + question  # (B, 6, d): a letter, no digit
+        return torch.cat([cards, questions], dim=1)  # (B, 12, d)
 
     def forward(self, tokens: Tokens, scale: float | None = None) -> tuple[Tensor, ...]:
         X = self.embed(*tokens)  # (B, 12, d)
@@ -124,8 +131,8 @@ class Scores(NamedTuple):
     """What :func:`evaluate` measures, each a share in [0, 1]."""
 
     accuracy: float  # digits right, over all 12 rows
-    found_keys: float  # key rows whose largest weight is on themselves
-    found_queries: float  # query rows whose largest weight is on the key with their letter
+    found_cards: float  # card rows whose largest weight is on themselves
+    found_questions: float  # question rows whose largest weight is on the card with their letter
 
 
 def evaluate(model: Lookup, n: int = 1000, seed: int = 1) -> Scores:
@@ -140,7 +147,7 @@ def evaluate(model: Lookup, n: int = 1000, seed: int = 1) -> Scores:
 
 
 def labels(tokens: Tokens, i: int = 0) -> list[str]:
-    """The 12 token labels of sequence ``i``: ``B:7`` for a key, ``?B`` for a query."""
+    """The 12 token labels of sequence ``i``: ``B:7`` for a card, ``?B`` for a question."""
     letters, digits, asked = (t[i].tolist() for t in tokens)
     abc = "ABCDEFGHIJKL"
     return [f"{abc[a]}:{d}" for a, d in zip(letters, digits, strict=True)] + [f"?{abc[a]}" for a in asked]

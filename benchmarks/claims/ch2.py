@@ -22,6 +22,11 @@ CLAIMS = (
     Claim("neighbours_ablated_other", "ablating a relation's head leaves the other intact (the lower)", low=0.9),
     Claim("neighbours_one_head_worse", "one head: the worse-served relation stays below 50 %", high=0.5),
     Claim("neighbours_one_head_total", "one head: its two accuracies add up to at most 1.4 (two heads: 2)", high=1.4),
+    Claim(
+        "neighbours_one_head_one_average",
+        "one head: both relations' logits average per-token answers with the head's one row (largest error)",
+        high=1e-4,
+    ),
     Claim("neighbours_averaged_half", "averaged map: rows with 0.4-0.6 on each neighbour (the lower share)", low=0.95),
 )
 
@@ -51,6 +56,15 @@ def measure(seed: int) -> dict[str, float]:
     acc_one = neighbours.accuracy(one_head, test)
     values["neighbours_one_head_worse"] = min(acc_one.values())
     values["neighbours_one_head_total"] = sum(acc_one.values())
+    with torch.no_grad():
+        h = one_head.embed(test)  # (B, L, d)
+        w_one = one_head.attn(h, h, h)[1]  # (B, L, L)
+        _, _, w_v = one_head.attn.in_proj_weight.chunk(3)
+        _, _, b_v = one_head.attn.in_proj_bias.chunk(3)
+        answers = one_head.attn.out_proj(h @ w_v.T + b_v)  # (B, L, d): one per token
+        logits_one = one_head(test)
+        errors = [(logits_one[r] - w_one @ read(answers)).abs().max().item() for r, read in one_head.read.items()]
+    values["neighbours_one_head_one_average"] = max(errors)
 
     mean_w = neighbours.head_maps(model, test).mean(dim=1)  # (B, L, L): averaged over the heads
     at = torch.arange(neighbours.N_POS)
