@@ -3,6 +3,7 @@
     python benchmarks/seeds.py                       # all chapters, seeds 0-4 (make seeds), minutes
     python benchmarks/seeds.py --chapters ch2 ch3    # some chapters
     python benchmarks/seeds.py --kernels native avx2 default   # and under other CPU kernel sets
+    python benchmarks/seeds.py --merge a/seeds.json b/seeds.json   # one report from runs made apart
 
 Small-model training is chaotic: another seed, or another CPU's rounding, sends it elsewhere. A claim
 that holds on one trajectory is not a claim. Each (chapter, seed, kernel set) trains in a fresh process on
@@ -125,15 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernels", nargs="+", choices=KERNELS, default=["native"])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one thread each)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where seeds.json and seeds.md go")
+    parser.add_argument("--merge", nargs="+", type=Path, help="combine these seeds.json files instead of running")
     parser.add_argument("--worker", nargs=2, metavar=("CHAPTER", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker[0], int(args.worker[1]))
         return 0
-    jobs = [(c, s, k) for c in args.chapters for s in args.seeds for k in args.kernels]
     began = time.perf_counter()
-    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda job: run_one(*job), jobs))
+    if args.merge:
+        records = [json.loads(path.read_text()) for path in args.merge]
+        rows = [row for record in records for row in record["runs"]]
+        args.seeds = sorted({row["seed"] for row in rows})
+        args.kernels = sorted({row["kernel"] for row in rows}, key=KERNELS.index)
+    else:
+        jobs = [(c, s, k) for c in args.chapters for s in args.seeds for k in args.kernels]
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            rows = list(pool.map(lambda job: run_one(*job), jobs))
+    rows.sort(key=lambda r: (CHAPTERS.index(r["chapter"]), r["seed"], KERNELS.index(r["kernel"])))
     summary = summarise(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"seeds": args.seeds, "kernels": args.kernels, "summary": summary, "runs": rows}
