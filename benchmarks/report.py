@@ -182,8 +182,6 @@ COLUMNS = {
     "video": "variant impl T:d P:d D:d H:d ms:.2f iqr_ms:.2f gflop:.3f gflops:.1f of_matmul:.0% contention:.0% "
     "attempts:d",
     "explorers": "explorer heads:d tokens:d median_ms:.1f max_ms:.1f after_20_recomputes_ms:.1f",
-    "vote_summary": "model seeds:d mean:.1% lowest:.1% highest:.1% solved:d",
-    "vote": "model seed:d accuracy:.1% train_s:.1f",
     "chapters": "chapter seconds:.1f code_cells:d ok error",
 }
 TITLES = {
@@ -191,8 +189,6 @@ TITLES = {
     "memory": "Peak memory growth, a fresh process per row (nn_matrix_mb: one (B, H, n, n) float32 matrix)",
     "video": "Video: attention over T frames (FLOPs counted on the manual path)",
     "explorers": "Explorer redraw in the kernel (Python side, one torch thread)",
-    "vote_summary": "Chapter 5's vote task over seeds (solved: seeds at 95 % or more)",
-    "vote": "Chapter 5's vote task: every model from every seed (the chapter's own cells, 400 steps)",
     "chapters": "Chapters: execution in a fresh kernel",
 }
 

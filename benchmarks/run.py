@@ -5,10 +5,11 @@
 
 Sections: attention (attnlab's manual, tiled and sdpa paths and torch's fused kernel; attnlab's and
 torch's multi-head layers), memory (peak growth per path, a fresh process each), video (joint, divided
-and cross-frame attention as T grows), explorers (redraw latency in a kernel), vote (chapter 5's vote
-task trained from several seeds) and chapters (execution time of every chapter). Timings are medians of
-interleaved rounds with an explicit thread count; speed is given as a ratio to torch's fused kernel and as
-a share of the matmul throughput, both measured in the same run. Then each target of the issue is checked.
+and cross-frame attention as T grows), explorers (redraw latency in a kernel) and chapters (execution
+time of every chapter). Chapter 5's task × architecture matrix, trained from five seeds, is its own script
+(benchmarks/video_matrix.py), as it writes package data. Timings are medians of interleaved rounds with
+an explicit thread count; speed is given as a ratio to torch's fused kernel and as a share of the matmul
+throughput, both measured in the same run. Then each target of the issue is checked.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` 
 
 import torch
 
-from benchmarks import attention, chapters, explorers, memory, report, video, vote
+from benchmarks import attention, chapters, explorers, memory, report, video
 from benchmarks.timing import Contention, matmul_gflops
 
-SECTIONS = ("attention", "memory", "video", "explorers", "vote", "chapters")
+SECTIONS = ("attention", "memory", "video", "explorers", "chapters")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,7 +70,6 @@ def _sections(args: argparse.Namespace, record: dict) -> None:
         ),
         "video": lambda: video.video_rows(video.QUICK if quick else video.FULL, args.threads, args.budget),
         "explorers": lambda: explorers.explorer_rows(explorers.QUICK if quick else explorers.FULL, threads=1),
-        "vote": lambda: vote.vote_rows(vote.QUICK_SEEDS if quick else vote.FULL_SEEDS),
         "chapters": chapters.chapter_rows,
     }
     for name in SECTIONS:
@@ -78,8 +78,6 @@ def _sections(args: argparse.Namespace, record: dict) -> None:
             print(f"measuring {name} …", flush=True)
             record[name] = measures[name]()
             record.setdefault("section_seconds", {})[name] = time.perf_counter() - began
-    if record.get("vote"):
-        record["vote_summary"] = vote.summary(record["vote"])
 
 
 def run(args: argparse.Namespace) -> dict:

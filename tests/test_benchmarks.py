@@ -183,23 +183,14 @@ def test_chapters_run_in_a_copy_and_report_failures(tmp_path):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == stored  # nothing written beside them
 
 
-def test_vote_study_runs_the_chapters_own_cells():
-    from benchmarks import vote
+def test_video_matrix_cells_and_table():
+    from benchmarks import video_matrix
 
-    ns = vote.study_namespace()
-    assert list(ns["VOTE_SETUPS"]) == ["CLIP-mean", "MIT", "CFA + mean"]
-    assert callable(ns["vote_model"]) and callable(ns["accuracy_of"])
-    assert ns["vote_test"].videos.shape == (500, 6, 3, 8, 8)
-
-
-def test_vote_summary_counts_solved_seeds():
-    from benchmarks import vote
-
-    rows = [
-        {"model": "A", "seed": 0, "accuracy": 1.0},
-        {"model": "A", "seed": 1, "accuracy": 0.5},
-        {"model": "B", "seed": 0, "accuracy": 0.8},
-    ]
-    a, b = vote.summary(rows)
-    assert (a["model"], a["seeds"], a["mean"], a["lowest"], a["highest"], a["solved"]) == ("A", 2, 0.75, 0.5, 1.0, 1)
-    assert (b["seeds"], b["solved"]) == (1, 0)
+    c = video_matrix.cell([0.5, 1.0, 0.75, 0.25, 0.5])
+    assert (c["median"], c["min"], c["max"], len(c["seeds"])) == (0.5, 0.25, 1.0, 5)
+    record = {"architectures": ["A", "B"], "tasks": {"t": {"label": "t", "runs": {"A": {"0": 0.5, "1": 1.0}}}}}
+    video_matrix._summarise(record)
+    assert record["tasks"]["t"]["accuracy"]["A"]["median"] == 0.75
+    lines = video_matrix.table(record).splitlines()
+    assert len(lines) == 2 and "75.0 (50–100)" in lines[1] and "—" in lines[1]
+    assert list(video_matrix.TASKS) == ["order", "vote-E2", "vote-E3", "vote-E4", "vote-E8"]
