@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import attnlab
-from benchmarks.timing import RETRIES, measure
+from attnlab.measure import RETRIES, measure_with_retries
 
 FUSED = "torch fused"
 TORCH_MHA = "torch nn.MultiheadAttention"
@@ -66,7 +66,9 @@ def attention_rows(shapes: list[tuple[int, int, list[int]]], E: int, threads: in
                 x = torch.randn(B, n, H * E, generator=g)  # (B, n, D)
                 groups.append(("layer", TORCH_MHA, layer_flops(B, H, n, E), _layers(x, H)))
             for group, reference, flops, fns in groups:
-                times, contention, attempts = measure(fns, threads, budget_s, RETRIES if group == "kernel" else 0)
+                times, contention, attempts = measure_with_retries(
+                    fns, threads=threads, budget_s=budget_s, retries=RETRIES if group == "kernel" else 0
+                )
                 for method, t in times.items():
                     seconds = t["median_s"]
                     rows.append(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.timing import RETRIES, RETRY_ABOVE
+from attnlab.measure import RETRIES, RETRY_ABOVE
 
 SCHEMA = 1
 

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` 
 
 import torch
 
+from attnlab.measure import RETRIES, Contention, matmul_gflops
 from benchmarks import attention, chapters, explorers, memory, report, video
-from benchmarks.timing import Contention, matmul_gflops
 
 SECTIONS = ("attention", "memory", "video", "explorers", "chapters")
 
@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> dict:
     record: dict = {"schema": report.SCHEMA, "quick": args.quick, "machine": report.machine(args.threads)}
     load_start, matmul_n = os.getloadavg()[0], 256 if args.quick else 1024
     with Contention() as whole:
-        matmul_start = matmul_gflops(args.threads, n=matmul_n, budget_s=args.budget)
+        matmul_start = matmul_gflops(matmul_n, threads=args.threads, budget_s=args.budget, retries=RETRIES)
         _sections(args, record)
-        matmul_end = matmul_gflops(args.threads, n=matmul_n, budget_s=args.budget)
+        matmul_end = matmul_gflops(matmul_n, threads=args.threads, budget_s=args.budget, retries=RETRIES)
     peak = max(matmul_start, matmul_end)  # the machine's ceiling: the less disturbed of the two
     for key in ("attention", "video"):
         for row in record.get(key, []):

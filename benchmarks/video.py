@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 import attnlab
-from benchmarks.timing import RETRIES, measure
+from attnlab.measure import RETRIES, measure_with_retries
 
 FULL = {"T": [8, 16, 32], "P": 50, "D": 256, "H": 4, "b": 1}
 QUICK = {"T": [2, 4], "P": 5, "D": 32, "H": 2, "b": 1}
@@ -87,7 +87,7 @@ def video_rows(config: dict, threads: int, budget_s: float) -> list[dict]:
                 flops[name] = attnlab.count_flops(block, x)["total"]
             fns[(name, "manual")] = lambda block=block, x=x: block(x)
         keyed = {f"{name}/{impl}": fn for (name, impl), fn in fns.items()}
-        times, contention, attempts = measure(keyed, threads, budget_s, retries=RETRIES)
+        times, contention, attempts = measure_with_retries(keyed, threads=threads, budget_s=budget_s, retries=RETRIES)
         for (name, impl), key in zip(fns, keyed, strict=True):
             seconds = times[key]["median_s"]
             rows.append(

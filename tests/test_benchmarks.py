@@ -13,7 +13,6 @@ import torch
 
 from benchmarks import chapters, explorers, memory, report, video
 from benchmarks.attention import attention_rows
-from benchmarks.timing import RETRY_ABOVE, Contention, interleaved_medians, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,39 +111,6 @@ def test_targets_say_by_how_much_and_why_they_are_missed():
     assert got["explorer redraw in the kernel, one heatmap"]["met"] is True
     assert got["explorer redraw in the kernel, one heatmap, after 20 recomputes"]["met"] is False
     assert got["explorer redraw in the kernel, head grid"]["met"] is None
-
-
-def test_interleaved_medians_and_contention():
-    calls = {"a": 0, "b": 0}
-
-    def count(name):
-        calls[name] += 1
-
-    with Contention() as c:
-        times = interleaved_medians(
-            {"a": lambda: count("a"), "b": lambda: count("b")}, threads=1, budget_s=0.0, min_rounds=3
-        )
-    assert c.share is None or 0.0 <= c.share <= 1.0
-    assert set(times) == {"a", "b"}
-    for t in times.values():
-        assert t["rounds"] == 3 and t["median_s"] > 0 and t["iqr_s"] >= 0 and t["number"] >= 1
-    assert calls["a"] >= 2 + 3 * times["a"]["number"]  # warm-up, sizing, then every round
-
-
-def test_measure_keeps_the_least_disturbed_attempt(monkeypatch):
-    shares = iter([0.9, 0.5, 0.7])
-
-    class Fake:
-        def __enter__(self):
-            self.share = next(shares)
-            return self
-
-        def __exit__(self, *exc):
-            pass
-
-    monkeypatch.setattr("benchmarks.timing.Contention", Fake)
-    _, share, attempts = measure({"x": lambda: None}, threads=1, budget_s=0.0, retries=2, pause_s=0.0)
-    assert (share, attempts) == (0.5, 3) and share > RETRY_ABOVE
 
 
 def test_attention_rows_directly_at_the_smallest_size():
