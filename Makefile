@@ -14,7 +14,7 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb)
 NPM := $(shell command -v npm 2>/dev/null)
 NPM_STAMP := node_modules/.npm-ci.stamp
 
-.PHONY: help setup vendor vendor-clean chromium book test lint unit browser nbval nbval-kernels serve lab bench seeds clean
+.PHONY: help setup vendor vendor-clean chromium book test lint unit browser nbval nbval-kernels serve lab bench seeds matrix clean
 
 help:
 	@echo "make book   set up .venv, build the HTML book into _build/html (offline-complete when npm is there)"
@@ -23,6 +23,7 @@ help:
 	@echo "make lab    open the chapters in JupyterLab (installs the pinned requirements-lab.txt into .venv)"
 	@echo "make bench  measure attention's time and memory into _build/bench/"
 	@echo "make seeds  train every chapter's models from seeds 0-4 and check each asserted claim (minutes)"
+	@echo "make matrix recompute chapter 5's task x architecture matrix from seeds 0-4 (minutes)"
 	@echo "make clean  remove _build (keeps .venv; make vendor-clean removes node_modules and _vendor_static)"
 
 setup: $(STAMP)
@@ -133,6 +134,9 @@ bench: setup
 
 seeds: setup
 	$(BIN)/python benchmarks/seeds.py
+
+matrix: setup
+	$(BIN)/python benchmarks/video_matrix.py --fresh
 
 clean:
 	rm -rf _build
