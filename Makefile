@@ -14,12 +14,13 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb)
 NPM := $(shell command -v npm 2>/dev/null)
 NPM_STAMP := node_modules/.npm-ci.stamp
 
-.PHONY: help setup vendor vendor-clean chromium book test lint unit browser nbval nbval-kernels serve bench seeds clean
+.PHONY: help setup vendor vendor-clean chromium book test lint unit browser nbval nbval-kernels serve lab bench seeds clean
 
 help:
 	@echo "make book   set up .venv, build the HTML book into _build/html (offline-complete when npm is there)"
 	@echo "make test   set up .venv, run ruff, the unit tests, the notebooks (pytest --nbval) and the browser tests"
 	@echo "make serve  serve _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make lab    open the chapters in JupyterLab (installs the pinned requirements-lab.txt into .venv)"
 	@echo "make bench  measure attention's time and memory into _build/bench/"
 	@echo "make seeds  train every chapter's models from seeds 0-4 and check each asserted claim (minutes)"
 	@echo "make clean  remove _build (keeps .venv; make vendor-clean removes node_modules and _vendor_static)"
@@ -115,6 +116,17 @@ _build/html/index.html:
 serve: | _build/html/index.html
 	@echo "Serving the book on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+# JupyterLab on chapters/, from the same .venv; pinned in requirements-lab.txt (the book does not need it).
+LAB_STAMP := $(VENV)/.lab-installed
+LAB_ARGS ?=
+$(LAB_STAMP): requirements-lab.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-lab.txt
+	@touch $@
+
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+lab: $(LAB_STAMP)
+	$(BIN)/jupyter lab chapters/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/run.py --out _build/bench
