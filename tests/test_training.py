@@ -74,3 +74,29 @@ def test_sample_draws_indices_with_the_generator():
     assert torch.equal(idx, sample(10, 64, g2))
     with pytest.raises(AttnLabError, match=r"need n > 0 and batch > 0, got n=0, batch=4"):
         sample(0, 4, g1)
+
+
+def test_no_progress_bar_outside_a_notebook(capsys, monkeypatch):
+    monkeypatch.delenv("ATTNLAB_PROGRESS", raising=False)
+    fit(fresh(), regression_loss, 5)
+    assert capsys.readouterr().out == ""
+
+
+def test_the_progress_bar_ends_at_the_last_step_with_the_loss(capsys):
+    from attnlab.training import _ProgressBar
+
+    bar = _ProgressBar(120, "demo")  # outside a notebook, display() prints the widget's text form
+    assert "IntProgress(value=0, description='demo', max=120)" in capsys.readouterr().out
+    for step in range(1, 121):
+        bar.update(step, torch.tensor(0.5 / step))
+    assert bar.bar.value == 120 and bar.text.value == "120 / 120 steps, loss 0.00417"
+    bar = _ProgressBar(120, "demo")
+    bar.update(3, torch.tensor(1.0))  # between updates (every 120 // 50 = 2 steps): left alone
+    assert bar.bar.value == 0
+
+
+def test_attnlab_progress_0_turns_the_bar_off(monkeypatch):
+    from attnlab import training
+
+    monkeypatch.setenv("ATTNLAB_PROGRESS", "0")
+    assert training._in_notebook() is False
