@@ -40,7 +40,7 @@ def fit(
     ``loss(model, g)`` draws its batch with the generator ``g`` (seeded with ``seed``) and returns the
     scalar loss. Only parameters with ``requires_grad`` are optimised. When ``history`` is a list, the
     loss of every step is appended to it. ``progress``: show a progress bar named ``label`` (None: only
-    in a Jupyter notebook, and not with ``ATTNLAB_PROGRESS=0``).
+    in a Jupyter notebook, and not with ``ATTNLAB_PROGRESS=0``); zero steps show none.
     """
     if steps < 0:
         raise AttnLabError(f"steps must be >= 0, got {steps}")
@@ -48,7 +48,8 @@ def fit(
         raise AttnLabError(f"lr must be > 0, got {lr}")
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    bar = _ProgressBar(steps, label) if (_in_notebook() if progress is None else progress) else None
+    show = steps > 0 and (_in_notebook() if progress is None else progress)
+    bar = _ProgressBar(steps, label) if show else None
     model.train()
     for step in range(1, steps + 1):
         value = loss(model, g)

@@ -100,3 +100,8 @@ def test_attnlab_progress_0_turns_the_bar_off(monkeypatch):
 
     monkeypatch.setenv("ATTNLAB_PROGRESS", "0")
     assert training._in_notebook() is False
+
+
+def test_zero_steps_show_no_bar(capsys):
+    fit(fresh(), regression_loss, 0, progress=True)
+    assert capsys.readouterr().out == ""
