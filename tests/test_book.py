@@ -61,3 +61,12 @@ def test_ci_and_publishing_call_the_same_make_targets():
     assert "set -euo pipefail" in (ROOT / ".ci" / "run").read_text()
     workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
     assert "run: make test" in workflow and "run: make book" in workflow
+
+
+def test_every_included_source_file_exists():
+    """The chapters show package code with {literalinclude}: a moved module must not break the build."""
+    pattern = re.compile(r"\{literalinclude\}\s+(\S+)")
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for target in pattern.findall("".join(cell["source"])):
+                assert (path.parent / target).is_file(), f"{path.name} includes {target}, which does not exist"
