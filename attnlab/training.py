@@ -19,7 +19,7 @@ from torch import nn
 
 from .errors import AttnLabError
 
-__all__ = ["fit", "sample"]
+__all__ = ["classification_loss", "fit", "sample"]
 
 Loss = Callable[[nn.Module, torch.Generator], torch.Tensor]
 
@@ -63,6 +63,30 @@ def fit(
         if bar is not None:
             bar.update(step, value)
     return model.eval()
+
+
+def classification_loss(
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    batch: int = 64,
+    logits: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+) -> Loss:
+    """A :func:`fit` loss: cross-entropy on ``batch`` examples of a labelled data set, drawn with ``g``.
+
+    ``logits(model, x)`` reads the model's logits (default: ``model(x)``).
+
+    Shapes:
+        inputs (n, ...), labels (n,)
+    """
+    if inputs.shape[:1] != labels.shape or labels.dim() != 1:
+        raise AttnLabError(f"need inputs (n, ...) and labels (n,), got {tuple(inputs.shape)} and {tuple(labels.shape)}")
+    read = logits if logits is not None else (lambda model, x: model(x))
+
+    def loss(model: nn.Module, g: torch.Generator) -> torch.Tensor:
+        idx = sample(len(labels), batch, g)  # (batch,)
+        return nn.functional.cross_entropy(read(model, inputs[idx]), labels[idx])
+
+    return loss
 
 
 def _in_notebook() -> bool:

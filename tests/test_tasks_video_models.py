@@ -19,9 +19,9 @@ from attnlab.tasks.video_models import (
     load_matrix,
     order_data,
     train,
-    video_loss,
     vote_setup,
 )
+from attnlab.training import classification_loss
 
 SMALL = dataclasses.replace(vote_setup(2), steps=2, batch=4, width=8)  # tiny, fast
 
@@ -64,7 +64,7 @@ def test_training_is_seeded_and_fits_the_chapter_loop(vote_videos):
     assert not a.training and all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     acc = accuracy_of(a, vote_videos.videos, vote_videos.labels)
     assert 0.0 <= acc <= 1.0
-    loss = video_loss(vote_videos, batch=4)(a, torch.Generator().manual_seed(0))
+    loss = classification_loss(vote_videos.videos, vote_videos.labels, batch=4)(a, torch.Generator().manual_seed(0))
     assert loss.dim() == 0
 
 

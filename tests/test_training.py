@@ -105,3 +105,17 @@ def test_attnlab_progress_0_turns_the_bar_off(monkeypatch):
 def test_zero_steps_show_no_bar(capsys):
     fit(fresh(), regression_loss, 0, progress=True)
     assert capsys.readouterr().out == ""
+
+
+def test_classification_loss_draws_a_batch_with_the_generator():
+    from attnlab.training import classification_loss
+
+    torch.manual_seed(0)
+    model, x, y = nn.Linear(3, 4), torch.randn(10, 3), torch.randint(4, (10,))
+    idx = sample(10, 5, torch.Generator().manual_seed(7))
+    want = nn.functional.cross_entropy(model(x[idx]), y[idx])
+    torch.testing.assert_close(classification_loss(x, y, 5)(model, torch.Generator().manual_seed(7)), want)
+    doubled = classification_loss(x, y, 5, logits=lambda m, inputs: 2 * m(inputs))
+    assert not torch.allclose(doubled(model, torch.Generator().manual_seed(7)), want)
+    with pytest.raises(AttnLabError, match=r"need inputs \(n, \.\.\.\) and labels \(n,\), got \(10, 3\) and \(9,\)"):
+        classification_loss(x, y[:9])

@@ -24,7 +24,7 @@ from torch import nn
 from ..errors import _require, _shape
 from ..models.clip import VisionTransformer
 from ..models.ran import ResidualAttentionModule
-from ..training import fit, sample
+from ..training import classification_loss, fit
 
 __all__ = [
     "CELL",
@@ -195,20 +195,12 @@ def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out  # AttentionNet also returns its mask
 
 
-def _cross_entropy(data: PlusImages, batch: int) -> Callable[[nn.Module, torch.Generator], torch.Tensor]:
-    def loss(model: nn.Module, g: torch.Generator) -> torch.Tensor:
-        idx = sample(len(data.labels), batch, g)  # (batch,)
-        return F.cross_entropy(_logits(model, data.images[idx]), data.labels[idx])
-
-    return loss
-
-
 def _train(model: nn.Module, data: PlusImages, setup: Setup, seed: int) -> nn.Module:
     _require(
         len(setup.phases) >= 1 and setup.batch >= 1,
         f"a setup needs at least one phase and batch >= 1, got {setup}",
     )
-    loss = _cross_entropy(data, setup.batch)
+    loss = classification_loss(data.images, data.labels, setup.batch, _logits)
     for phase, (steps, lr) in enumerate(setup.phases):
         fit(model, loss, steps, lr=lr, seed=seed + 1000 * phase)  # each phase its own batch order
     return model.eval()

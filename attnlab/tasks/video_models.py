@@ -33,7 +33,7 @@ from ..errors import _require, _shape
 from ..models.clip import VisionTransformer
 from ..models.xclip import CrossFrameCommunicationTransformer, MultiframeIntegrationTransformer
 from ..models.xclip_prompt import VideoSpecificPrompt
-from ..training import Loss, fit, sample
+from ..training import classification_loss, fit
 
 __all__ = [
     "ARCHITECTURES",
@@ -50,7 +50,6 @@ __all__ = [
     "order_data",
     "train",
     "train_prompts",
-    "video_loss",
     "vote_data",
     "vote_setup",
 ]
@@ -165,20 +164,11 @@ def build(name: str, setup: VideoSetup, seed: int = 0) -> VideoClassifier:
     )
 
 
-def video_loss(data: VideoSet, batch: int = 64) -> Loss:
-    """Cross-entropy on ``batch`` training videos drawn with :func:`fit`'s generator."""
-
-    def loss(model: nn.Module, g: torch.Generator) -> torch.Tensor:
-        idx = sample(len(data.videos), batch, g)  # (batch,)
-        return F.cross_entropy(model(data.videos[idx]), data.labels[idx])
-
-    return loss
-
-
 def train(name: str, setup: VideoSetup, data: VideoSet, seed: int = 0) -> VideoClassifier:
     """Architecture ``name`` built from ``seed`` and trained on ``data`` as ``setup`` says (eval mode)."""
     model = build(name, setup, seed)
-    return fit(model, video_loss(data, setup.batch), setup.steps, lr=setup.lr, seed=seed)
+    loss = classification_loss(data.videos, data.labels, setup.batch)
+    return fit(model, loss, setup.steps, lr=setup.lr, seed=seed)
 
 
 def accuracy_of(model: nn.Module, videos: torch.Tensor, labels: torch.Tensor) -> float:
@@ -259,7 +249,7 @@ def train_prompts(
     model = WithPrompts(base, over_frames)
     base.requires_grad_(False)
     base.text.requires_grad_(True)
-    fit(model, video_loss(data, ORDER.batch), steps, lr=ORDER.lr, seed=seed)
+    fit(model, classification_loss(data.videos, data.labels, ORDER.batch), steps, lr=ORDER.lr, seed=seed)
     base.text.requires_grad_(False)
     return model
 
