@@ -13,7 +13,6 @@ patch (row-major index on a grid of ``patch``-pixel patches) that holds the obje
 
 from __future__ import annotations
 
-import itertools
 from typing import NamedTuple
 
 import torch
@@ -53,9 +52,11 @@ def _cell(row: torch.Tensor, col: torch.Tensor, size: int, patch: int) -> torch.
 
 def _draw_squares(videos: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, side: int, rgb: torch.Tensor) -> None:
     """Paint, in place, a ``side``-pixel square with top-left (rows, cols) (n, T) in colours rgb (n, T, 3)."""
-    for i, t in itertools.product(range(rows.shape[0]), range(rows.shape[1])):
-        r, c = int(rows[i, t]), int(cols[i, t])
-        videos[i, t, :, r : r + side, c : c + side] = rgb[i, t, :, None, None]
+    pixels = torch.arange(videos.shape[-1])  # (R,)
+    inside_rows = (pixels >= rows[..., None]) & (pixels < rows[..., None] + side)  # (n, T, R)
+    inside_cols = (pixels >= cols[..., None]) & (pixels < cols[..., None] + side)  # (n, T, R)
+    square = inside_rows[..., :, None] & inside_cols[..., None, :]  # (n, T, R, R)
+    videos.copy_(torch.where(square[:, :, None], rgb[..., None, None], videos))
 
 
 def moving_square_videos(
