@@ -14,7 +14,7 @@ Three kinds of code, for three kinds of reader:
 
 from . import data, exercises, models, tasks, training
 from .capture import capture_attention
-from .cost import attention_flops, attention_traffic, count_flops, scores_bytes
+from .cost import attention_flops, attention_traffic, count_flops, scores_bytes, xclip_macs
 from .device import available_devices, default_device
 from .errors import AttnLabError
 from .functional import IMPLS, attention_logits, attention_weights, scaled_dot_product_attention
@@ -108,4 +108,5 @@ __all__ = [
     "time_interleaved",
     "to_mha_mask",
     "training",
+    "xclip_macs",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "attention_traffic",
     "count_flops",
     "scores_bytes",
+    "xclip_macs",
 ]
 
 _FUSED = ("sdpa", "tiled", "fused")
@@ -97,3 +98,53 @@ def count_flops(fn: Callable[..., object], *args: object, **kwargs: object) -> d
         fn(*args, **kwargs)
     counts = {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
     return {**counts, "total": int(counter.get_total_flops())}
+
+
+def xclip_macs(
+    patch: int,
+    frames: int = 8,
+    classes: int = 400,
+    resolution: int = 224,
+) -> dict[str, float]:
+    """G multiply-accumulates of X-CLIP ViT-B/``patch`` classifying one video.
+
+    Counted as X-CLIP's table counts: its "GFLOPs" are multiply-accumulates
+    (1 MAC = 2 FLOPs). The video side of :class:`~attnlab.models.xclip.XCLIP`, built
+    on ``torch.device("meta")``, attnlab's explicit attention included, with the text
+    features of ``classes`` class names given (Kinetics-400 has 400). In G MACs:
+
+    - ``"encoder"``: the cross-frame encoder and the one-layer MIT;
+    - ``"core"``: their ``Q Kᵀ`` and ``A V`` products (``aten.bmm``);
+    - ``"whole"``: all of ``XCLIP.classify``, which adds the projection of the
+      patch tokens and the video-specific prompt generator.
+
+    Shapes:
+        a video (1, frames, 3, resolution, resolution), text (classes, 512) → G MACs
+    """
+    from .models.clip import CLIPConfig  # here: the models import attnlab's modules
+    from .models.xclip import XCLIP, XCLIPConfig
+
+    _check_sizes(patch=patch, frames=frames, classes=classes, resolution=resolution)
+    _require(
+        resolution % patch == 0,
+        f"resolution {resolution} is not a multiple of the patch size {patch}",
+    )
+    with torch.device("meta"):
+        clip = CLIPConfig(  # CLIP ViT-B's sizes, which X-CLIP B/16 and B/32 keep
+            embed_dim=512, image_resolution=resolution, vision_layers=12,
+            vision_width=768, vision_patch_size=patch, context_length=77,
+            vocab_size=49408, transformer_width=512, transformer_heads=8,
+            transformer_layers=12,
+        )  # fmt: skip
+        model = XCLIP(XCLIPConfig(clip, T=frames))
+        video = torch.empty(1, frames, 3, resolution, resolution)  # (B, T, 3, R, R)
+        text = torch.empty(classes, clip.embed_dim)  # (K, E)
+
+        def encode() -> torch.Tensor:  # the encoder and MIT alone
+            features = model.visual(video.flatten(0, 1))[0]  # (T, E)
+            return model.mit(features.view(1, frames, -1))  # (1, E)
+
+        encoder = count_flops(encode)
+        whole = count_flops(model.classify, video, text)["total"]
+    flops = {"encoder": encoder["total"], "core": encoder.get("aten.bmm", 0)}
+    return {**{k: n / 2e9 for k, n in flops.items()}, "whole": whole / 2e9}
