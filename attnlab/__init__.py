@@ -4,10 +4,11 @@ Three kinds of code, for three kinds of reader:
 
 - the attention core, flat and small: :mod:`.functional` and :mod:`.tiled` (scaled dot-product attention
   three ways), :mod:`.heads`, :mod:`.masks`, :mod:`.mha` (a drop-in multi-head attention),
-  :mod:`.capture` (reading attention maps), :mod:`.errors`, :mod:`.device`, and :mod:`.cost` and
-  :mod:`.measure` (what attention costs, counted and measured);
+  :mod:`.capture` (reading attention maps), :mod:`.positions` (sinusoidal and rotary positions),
+  :mod:`.errors`, :mod:`.device`, and :mod:`.cost` and :mod:`.measure` (what attention costs, counted and
+  measured);
 - the paper models, grouped by paper: :mod:`.models` (CLIP, the Residual Attention Network, X-CLIP,
-  divided space-time attention, and loading their checkpoints);
+  divided space-time attention, loading their checkpoints, and the fixed-mixing baseline);
 - book support: :mod:`.data`, :mod:`.training`, :mod:`.tasks` (the book's small trained models),
   :mod:`.plotting`, :mod:`.widgets` and :mod:`.exercises`.
 """
@@ -39,6 +40,7 @@ from .models import (
     CrossFrameCommunicationTransformer,
     DividedSpaceTimeBlock,
     DropPath,
+    FixedMixing,
     LayerNorm,
     MultiframeIntegrationTransformer,
     QuickGELU,
@@ -52,6 +54,7 @@ from .models import (
     load_clip,
     load_xclip,
 )
+from .positions import apply_rope, rope_frequencies, rotate_half, sinusoidal_positions
 
 __version__ = "0.1.0"
 
@@ -65,6 +68,7 @@ __all__ = [
     "CrossFrameCommunicationTransformer",
     "DividedSpaceTimeBlock",
     "DropPath",
+    "FixedMixing",
     "LayerNorm",
     "MultiHeadAttention",
     "MultiframeIntegrationTransformer",
@@ -78,6 +82,7 @@ __all__ = [
     "XCLIPConfig",
     "__version__",
     "additive_to_bool",
+    "apply_rope",
     "attention_flops",
     "attention_logits",
     "attention_traffic",
@@ -101,8 +106,11 @@ __all__ = [
     "padding_mask",
     "peak_memory",
     "project_heads",
+    "rope_frequencies",
+    "rotate_half",
     "scaled_dot_product_attention",
     "scores_bytes",
+    "sinusoidal_positions",
     "split_heads",
     "tasks",
     "time_interleaved",

@@ -7,6 +7,7 @@
   encoder, frame integration, video-specific prompts and the model.
 - :mod:`.timesformer`: divided space-time attention (Bertasius et al., 2021).
 - :mod:`.pretrained`: building these from a checkpoint on disk (``load_clip``, ``load_xclip``).
+- :mod:`.mixing`: the fixed-mixing baseline (a learned L×L matrix, no queries or keys).
 """
 
 from .clip import (
@@ -22,6 +23,7 @@ from .clip import (
     VisionTransformer,
     normalize_images,
 )
+from .mixing import FixedMixing
 from .pretrained import clip_config, load_clip, load_xclip, read_state_dict
 from .ran import ResidualAttentionModule, ResidualUnit
 from .timesformer import DividedSpaceTimeBlock
@@ -46,6 +48,7 @@ __all__ = [
     "CrossFrameCommunicationTransformer",
     "DividedSpaceTimeBlock",
     "DropPath",
+    "FixedMixing",
     "LayerNorm",
     "MultiframeIntegrationTransformer",
     "QuickGELU",
