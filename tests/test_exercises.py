@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnlab import AttnLabError
+from attnlab import AttnLabError, MultiHeadAttention
 from attnlab import exercises as ex
 
 IDS = ex.ids()
@@ -17,6 +17,17 @@ MISTAKES = [(i, m) for i in IDS for m in ex.get(i).mistakes]
 
 # The key phrase of the message for each registered mistake: the wording the reader sees, pinned.
 PINNED = {
+    ("sinusoidal_positions", "swapped"): "sine and cosine are swapped",
+    ("sinusoidal_positions", "halves"): "all the sines come first and all the cosines after",
+    ("sinusoidal_positions", "column_index"): "the odd columns use exponent (2i+1)/D",
+    ("sinusoidal_positions", "i_over_D"): "the exponent is i/D: it is 2i/D",
+    ("sinusoidal_positions", "times"): "you multiplied p by 10000^(2i/D): divide by it",
+    ("sinusoidal_positions", "sin_only"): "every column is a sine",
+    ("apply_rope", "interleaved"): "you rotated adjacent pairs (2i, 2i+1)",
+    ("apply_rope", "wrong_way"): "every pair turns the wrong way",
+    ("apply_rope", "from_one"): "the positions start at 1",
+    ("apply_rope", "i_over_E"): "θᵢ = 10000^(−i/E): the exponent is −2i/E",
+    ("apply_rope", "added"): "you added the sinusoidal table",
     ("attention_scores", "no_scale"): "off by a factor of √dₖ",
     ("attention_scores", "divide_by_E"): "divided by E instead of √E",
     ("attention_scores", "times_sqrt_E"): "multiplied the scores by √E",
@@ -74,6 +85,25 @@ PINNED = {
     ("causal_padding_mask", "padding_only"): "the mask lets the future in. Combine the padding mask with the causal",
     ("causal_padding_mask", "or"): "not or",
     ("causal_padding_mask", "inverted"): "The mask is inverted",
+    ("hf_to_attnlab_mask", "inverted"): "key 0 is a real token (attention_mask 1) but is masked. Inverted",
+    ("hf_to_attnlab_mask", "no_broadcast"): "you returned (B, S), with no broadcast dimensions",
+    ("hf_to_attnlab_mask", "one_short"): "its batch axis lines up with the heads",
+    ("hf_to_attnlab_mask", "float"): "which masks nothing",
+    ("hf_to_attnlab_mask", "integer"): "you returned the integers themselves",
+    ("sliding_window_mask", "off_by_one_wide"): "outside a window of 3. Off by one",
+    ("sliding_window_mask", "off_by_one_narrow"): "inside a window of 3. Off by one",
+    ("sliding_window_mask", "symmetric"): "the mask lets the future in. A symmetric band looks ahead",
+    ("sliding_window_mask", "causal"): "This is the plain causal mask",
+    ("prefix_lm_mask", "causal_only"): "a prefix token. This is the plain causal mask, causal inside the prefix",
+    ("prefix_lm_mask", "prefix_sees_everything"): "The prefix queries see the whole sequence",
+    ("prefix_lm_mask", "off_by_one"): "Off by one: the prefix is tokens 0, …, prefix − 1",
+    ("prefix_lm_mask", "suffix_blind"): "must see the prefix too",
+    ("mha_mask_layout", "head_major"): "row 1 holds sequence 1, head 0; nn.MultiheadAttention reads it as "
+    "sequence 0, head 1 (row n·H + h). Head-major rows",
+    ("mha_mask_layout", "one_head_for_all"): "Every head got head 0's mask",
+    ("mended_padding_mask", "attnlab_convention"): "query 2 can see key 0 (a pad). The mask is inverted",
+    ("mended_padding_mask", "empty_rows"): "query 0 (a pad) cannot see itself. Causal and padding are right",
+    ("mended_padding_mask", "pads_visible"): "query 2 can see key 0 (a pad). This is the causal mask alone",
     ("residual_block", "post_ln"): "post-LN",
     ("residual_block", "no_residual"): "no residual adds",
     ("residual_block", "added_to_normed"): "you added the sublayer's output to the normalised x",
@@ -226,6 +256,17 @@ READER_MISTAKES = [
     ("attention_flops", lambda B, H, L, S, E: 2 * (2 * B * H * L * S * E), "FLOPs"),
     ("scores_memory", lambda B, H, L, S: B * H * L * S * 32, "bits"),
     ("online_softmax", lambda m1, s1, m2, s2: (torch.max(m1, m2), s1 + s2), "not rescaled"),
+    ("hf_to_attnlab_mask", lambda m: ~m.bool()[:, None, None, :], "Inverted"),
+    ("hf_to_attnlab_mask", lambda m: m.unsqueeze(1).unsqueeze(1).float(), "masks nothing"),
+    ("hf_to_attnlab_mask", lambda m: m.bool()[:, None, :, None], "wrong shape"),
+    ("sliding_window_mask", lambda L, w: torch.ones(L, L, dtype=torch.bool).tril().triu(-w), "Off by one"),
+    ("sliding_window_mask", lambda L, w: torch.ones(L, L, dtype=torch.bool).triu(-w + 1).tril(w - 1), "symmetric"),
+    ("prefix_lm_mask", lambda L, p: torch.ones(L, L, dtype=torch.bool).tril(), "causal inside the prefix"),
+    (
+        "mha_mask_layout",
+        lambda m: torch.cat([m[:, h] for h in range(m.shape[1])]),
+        "Head-major rows",
+    ),
 ]
 
 
@@ -255,6 +296,10 @@ READER_SOLUTIONS = [
     ("merge_heads", lambda z: torch.cat(z.unbind(1), dim=-1)),
     ("message_tokens", lambda x, T: torch.stack([x[0, t::T] for t in range(T)])),
     ("attention_flops", lambda B, H, L, S, E: float(2 * B * H * L * S * E)),
+    ("hf_to_attnlab_mask", lambda m: (m != 0).view(m.shape[0], 1, 1, -1)),
+    ("sliding_window_mask", lambda L, w: torch.ones(L, L, dtype=torch.bool).tril().triu(-w + 1)),
+    ("prefix_lm_mask", lambda L, p: torch.ones(L, L).tril().bool() | (torch.arange(L) < p)),
+    ("mha_mask_layout", lambda m: m.flatten(0, 1)),
     (
         "online_softmax",
         lambda m1, s1, m2, s2: (
@@ -288,7 +333,38 @@ def test_a_crashing_solution_is_explained(exercise_id):
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_returning_none_is_explained(exercise_id):
     result = ex.check(exercise_id, lambda *args: None)
-    assert not result.passed and "returned None" in result.message
+    assert not result.passed and not result.pending and "returned None" in result.message
+
+    def forgot_to_return(*args):
+        answer = args[0]  # noqa: F841
+
+    result = ex.check(exercise_id, forgot_to_return)
+    assert not result.passed and not result.pending and "returned None" in result.message
+
+
+def stub_pass(x):
+    # your code here
+    pass
+
+
+def stub_docstring(x, y):
+    """Write me."""
+
+
+def stub_ellipsis(*args): ...
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+@pytest.mark.parametrize("stub", [stub_pass, stub_docstring, stub_ellipsis])
+def test_an_untouched_stub_is_neutral_not_a_failure(exercise_id, stub):
+    result = ex.check(exercise_id, stub)
+    assert result.pending and not result.passed and not bool(result)
+    assert repr(result).startswith(f"… {exercise_id}: your answer goes here\nthe function is still a stub")
+    assert f"reveal({exercise_id!r})" in result.message
+    html = result._repr_html_()
+    assert "your answer goes here" in html and "#868e96" in html  # grey, not red
+    assert "✗" not in html and "#c92a2a" not in html and "not yet" not in html
+    assert result._repr_markdown_().startswith(f"**… {exercise_id}: your answer goes here**")
 
 
 @pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output != "number"])
@@ -362,6 +438,109 @@ def test_the_result_is_frozen_deterministic_and_displays_itself():
     assert "✗ causal_mask: not yet" in html and "nn.MultiheadAttention&#x27;s" in html
     passed = ex.check("causal_mask", ex.get("causal_mask").reference)
     assert repr(passed) == "✓ causal_mask: passed\nright on all 3 test cases."
+
+
+# ---- Worked solutions: reveal -------------------------------------------------------------------
+
+
+def _revealed_function(exercise_id):
+    """The function that reveal's source defines, executed with only torch and math at hand."""
+    namespace = {"torch": torch, "math": math}
+    exec(ex.reveal(exercise_id).source, namespace)
+    functions = [v for k, v in namespace.items() if callable(v) and k not in ("torch", "math")]
+    assert len(functions) == 1, f"{exercise_id}: the worked solution defines {len(functions)} functions"
+    return functions[0]
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reveal_shows_a_worked_solution_that_passes(exercise_id):
+    solution = ex.reveal(exercise_id)
+    assert isinstance(solution, ex.Solution) and solution.exercise == exercise_id
+    assert solution.source.startswith("def ") and len(solution.explanation) > 40
+    assert ex.check(exercise_id, _revealed_function(exercise_id)).passed
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_reveal_displays_collapsed_in_a_notebook_and_as_text(exercise_id):
+    solution = ex.reveal(exercise_id)
+    text = repr(solution)
+    assert text.startswith(f"Worked solution of {exercise_id}: {ex.get(exercise_id).title}\n\n")
+    assert solution.source in text and solution.explanation in text and "0x" not in text
+    html = solution._repr_html_()
+    assert html.startswith('<details class="attnlab-solution"') and "<details open" not in html
+    assert "<summary>" in html and "<script" not in html
+    assert not hasattr(solution, "_repr_markdown_")  # a Markdown display would show it unfolded
+
+
+def test_reveal_of_an_unknown_id_raises():
+    with pytest.raises(AttnLabError, match=r"unknown exercise 'prefix_mask'; did you mean 'prefix_lm_mask'\?"):
+        ex.reveal("prefix_mask")
+
+
+def test_an_exercise_written_without_a_solution_still_reveals_its_reference():
+    """A module written before reveal (no ``solution`` or ``explanation``) still works: the reference's
+    source and the task stand in."""
+
+    def reference(L):
+        return torch.ones(L, L, dtype=torch.bool).tril()
+
+    old_style = ex.Exercise(
+        "old_style", 3, "Old", "solution(L) -> Tensor", "bool (L, L)", "The task.", reference,
+        lambda: [ex.Case((3,), "L=3")], dtype="bool",
+    )  # fmt: skip
+    from attnlab.exercises._core import run_check
+    from attnlab.exercises._reveal import worked_solution
+
+    solution = worked_solution(old_style)
+    assert solution.source.startswith("def reference(L):") and "The task." in solution.explanation
+    assert run_check(old_style, reference).passed and run_check(old_style, stub_pass).pending
+
+
+def test_the_per_head_layout_is_the_one_nn_multiheadattention_reads():
+    """mha_mask_layout's reference feeds nn.MultiheadAttention the mask of head h of sequence n."""
+    torch.manual_seed(0)
+    N, H, L, D = 2, 3, 4, 6
+    mha = torch.nn.MultiheadAttention(D, H, bias=False, batch_first=True)
+    x = torch.randn(N, L, D)
+    bias = torch.randn(N, H, L, L)  # (N, H, L, S): a different additive mask per sequence and head
+    _, weights = mha(x, x, x, attn_mask=ex.get("mha_mask_layout").reference(bias), average_attn_weights=False)
+    q, k = (t.view(N, L, H, D // H).transpose(1, 2) for t in F.linear(x, mha.in_proj_weight).chunk(3, -1)[:2])
+    expected = torch.softmax(q @ k.transpose(-2, -1) / (D // H) ** 0.5 + bias, dim=-1)  # (N, H, L, S)
+    torch.testing.assert_close(weights, expected)
+
+
+def test_the_mended_mask_gives_nn_multiheadattention_no_nan_and_the_same_real_outputs():
+    torch.manual_seed(0)
+    L = 6
+    mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    x = torch.randn(1, L, 8)
+    pad = torch.arange(L) < 2  # two pads on the left
+    out, weights = mha(x, x, x, attn_mask=ex.get("mended_padding_mask").reference(pad))
+    assert not out.isnan().any() and not weights.isnan().any()
+    ours = MultiHeadAttention(8, 2, batch_first=True)
+    ours.load_state_dict(mha.state_dict())
+    plain = ~(torch.ones(L, L, dtype=torch.bool).tril() & ~pad[None, :])  # causal + padding, True = blocked
+    torch.testing.assert_close(out[:, 2:], ours(x, x, x, attn_mask=plain)[0][:, 2:])
+    assert mha(x, x, x, attn_mask=plain)[0][:, :2].isnan().all()  # the NaN it mends
+
+
+def _moved(mask, changed):
+    """The outputs of one attention layer under ``mask`` that change when token ``changed`` changes."""
+    torch.manual_seed(0)
+    x = torch.randn(mask.shape[0], 4)
+    x2 = x.clone()
+    x2[changed] += 1.0
+    out, out2 = (torch.softmax((t @ t.T).masked_fill(~mask, float("-inf")), -1) @ t for t in (x, x2))
+    return {i for i in range(mask.shape[0]) if not torch.equal(out[i], out2[i])}
+
+
+def test_the_masks_of_the_transfer_exercises_decide_which_outputs_move():
+    """What chapter 3 asks the reader to predict: an output moves exactly when its row sees the token."""
+    window = ex.get("sliding_window_mask").reference(8, 3)
+    assert _moved(window, 4) == {4, 5, 6}  # a window of 3: token 4 reaches outputs 4, 5, 6 only
+    prefix = ex.get("prefix_lm_mask").reference(7, 3)
+    assert _moved(prefix, 2) == set(range(7))  # a prefix token reaches every output, 0 and 1 too
+    assert _moved(prefix, 5) == {5, 6}  # after the prefix, causal: nothing leaks back
 
 
 def test_html_is_escaped():

@@ -2,19 +2,25 @@
 
 ::
 
-    from attnlab.exercises import check, describe, ids
+    from attnlab.exercises import check, describe, ids, reveal
     print(describe("causal_mask"))          # the task, its signature and shapes
     check("causal_mask", my_causal_mask)    # ✓ passed, or ✗ and why
+    reveal("causal_mask")                   # the worked solution, when you choose to see it
 
 ``check`` runs your function on seeded cases (float64, batch dimensions, L ≠ S, small sizes) and
 compares it with a reference solution. When it differs, it compares it with the classic wrong answers
 on the same inputs (no scaling, a softmax over the wrong dimension, an inverted or shifted mask, a
 reshape without the transpose, …) and names the one you made. A wrong answer never raises: a function
 that crashes gets its exception explained. Only an unknown exercise id raises :class:`AttnLabError`,
-since that is a typo in the call, not an answer.
+since that is a typo in the call, not an answer. A stub nobody has answered yet (a ``def`` whose body
+is ``pass``) is neither right nor wrong: it shows a neutral "your answer goes here".
 
-One module per chapter holds that chapter's exercises (``ch1_attention`` … ``ch6_cost``); ``_core``
-holds the machinery they share.
+``reveal`` shows the worked solution (source and a short explanation); in a notebook it is a collapsed
+toggle, so the answer stays hidden until the reader opens it.
+
+One module per chapter holds that chapter's exercises as a tuple ``EXERCISES`` (``ch1_attention``,
+``ch1b_positions`` … ``ch6_cost``; chapter 3 has two, ``ch3_masks`` and ``ch3_transfer``); listing a
+module in ``_MODULES`` below registers them. ``_core`` holds the machinery they share.
 """
 
 from __future__ import annotations
@@ -24,16 +30,23 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import AttnLabError
-from . import ch1_attention, ch2_heads, ch3_masks, ch4_residual, ch5_video, ch6_cost
+from . import (
+    ch1_attention,
+    ch1b_positions,
+    ch2_heads,
+    ch3_masks,
+    ch3_transfer,
+    ch4_residual,
+    ch5_video,
+    ch6_cost,
+)
 from ._core import Case, Exercise, Mistake, Result, run_check
+from ._reveal import Solution, worked_solution
 
-__all__ = ["Case", "Exercise", "Mistake", "Result", "check", "describe", "get", "ids"]
+__all__ = ["Case", "Exercise", "Mistake", "Result", "Solution", "check", "describe", "get", "ids", "reveal"]
 
-_EXERCISES: dict[str, Exercise] = {
-    ex.id: ex
-    for module in (ch1_attention, ch2_heads, ch3_masks, ch4_residual, ch5_video, ch6_cost)
-    for ex in module.EXERCISES
-}
+_MODULES = (ch1_attention, ch1b_positions, ch2_heads, ch3_masks, ch3_transfer, ch4_residual, ch5_video, ch6_cost)
+_EXERCISES: dict[str, Exercise] = {ex.id: ex for module in _MODULES for ex in module.EXERCISES}
 
 
 def ids(chapter: int | None = None) -> tuple[str, ...]:
@@ -66,3 +79,13 @@ def check(exercise_id: str, solution: Callable[..., Any]) -> Result:
     :class:`AttnLabError` only for an unknown ``exercise_id``. The global random state is left as it was.
     """
     return run_check(get(exercise_id), solution)
+
+
+def reveal(exercise_id: str) -> Solution:
+    """The worked solution of an exercise: its source and a short explanation.
+
+    Returns a :class:`Solution`; in a notebook it displays as a collapsed toggle, so that the answer
+    is seen only by a reader who opens it, and as text it prints the source and the explanation.
+    Raises :class:`AttnLabError` for an unknown ``exercise_id``.
+    """
+    return worked_solution(get(exercise_id))

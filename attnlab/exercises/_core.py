@@ -9,6 +9,7 @@ output of each mistake on the same inputs: a match names the mistake in the read
 from __future__ import annotations
 
 import copy
+import dis
 import html
 import math
 from collections.abc import Callable, Sequence
@@ -57,6 +58,9 @@ class Exercise:
     ``output`` is ``"tensor"``, ``"tensors"`` (a tuple, parts named in ``parts``) or ``"number"``;
     ``dtype`` is ``"input"`` (the inputs' float dtype), ``"float"`` (any float) or ``"bool"``.
     ``symptom(got, expected, case)`` words what is wrong with an output of the right shape, or None.
+    ``solution`` is the worked solution as a reader would write it (source text) and ``explanation``
+    says in a few sentences why it is right; both are optional (``_reveal.worked_solution`` falls back
+    on ``_solutions`` and then on the reference's own source and the task).
     """
 
     id: str
@@ -72,6 +76,8 @@ class Exercise:
     dtype: str = "input"
     parts: tuple[str, ...] = ()
     symptom: Callable[[Any, Any, Case], str | None] | None = field(default=None, repr=False)
+    solution: str = field(default="", repr=False)
+    explanation: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
         return f"<exercise {self.id!r}, chapter {self.chapter}: {self.signature}>"
@@ -90,18 +96,23 @@ class Exercise:
 class Result:
     """What :func:`attnlab.exercises.check` found: ``passed``, and a ``message`` in the reader's terms.
 
-    ``bool(result)`` is ``result.passed``. Its displays (plain text, HTML, Markdown) are deterministic,
-    so a notebook that shows one can be compared cell by cell.
+    ``pending`` is True for a stub nobody has answered yet (a body of ``pass``): neither right nor
+    wrong, it shows a neutral "your answer goes here". ``bool(result)`` is ``result.passed``. Its
+    displays (plain text, HTML, Markdown) are deterministic, so a notebook that shows one can be
+    compared cell by cell.
     """
 
     exercise: str
     passed: bool
     message: str
+    pending: bool = False
 
     def __bool__(self) -> bool:
         return self.passed
 
     def _headline(self) -> str:
+        if self.pending:
+            return f"… {self.exercise}: your answer goes here"
         return f"✓ {self.exercise}: passed" if self.passed else f"✗ {self.exercise}: not yet"
 
     def __repr__(self) -> str:
@@ -111,13 +122,26 @@ class Result:
         return f"**{self._headline()}**\n\n{self.message}"
 
     def _repr_html_(self) -> str:
-        colour = "#2b8a3e" if self.passed else "#c92a2a"  # green / red, with the ✓ / ✗ for grey readers
+        # green / red / grey, with the ✓ / ✗ / … for grey readers
+        colour = "#868e96" if self.pending else "#2b8a3e" if self.passed else "#c92a2a"
         return (
             f'<div class="attnlab-check" style="border-left: 4px solid {colour}; padding: 0.3em 0.8em; '
             f'margin: 0.3em 0; background: rgba(127, 127, 127, 0.08)">'
             f'<strong style="color: {colour}">{html.escape(self._headline())}</strong><br>'
             f"{html.escape(self.message)}</div>"
         )
+
+
+def is_stub(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` is an unanswered stub: a ``def`` whose body is only ``pass``, ``...``, a docstring
+    or comments. A lambda is an answer, even ``lambda x: None``."""
+    code = getattr(fn, "__code__", None)
+    if code is None or getattr(fn, "__name__", "") == "<lambda>":
+        return False
+    ops = [i for i in dis.get_instructions(code) if i.opname not in ("RESUME", "NOP", "CACHE")]
+    if len(ops) == 1:
+        return ops[0].opname == "RETURN_CONST" and ops[0].argval is None
+    return len(ops) == 2 and ops[0].opname == "LOAD_CONST" and ops[0].argval is None and ops[1].opname == "RETURN_VALUE"
 
 
 def describe_args(names: Sequence[str], args: Sequence[Any]) -> str:
@@ -296,6 +320,14 @@ def run_check(ex: Exercise, solution: Any) -> Result:
         )
     with torch.random.fork_rng(devices=[]), torch.no_grad():  # the reader's global RNG is left as it was
         cases = ex.cases()
+        if is_stub(solution):  # not an answer yet: neither right nor wrong
+            return Result(
+                ex.id,
+                False,
+                f"the function is still a stub: write its body and run the cell again, and check tries "
+                f"it on {len(cases)} test cases. A worked solution: reveal({ex.id!r})",
+                pending=True,
+            )
         for index, case in enumerate(cases):
             expected = _run(ex.reference, case)
             try:

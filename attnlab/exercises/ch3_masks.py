@@ -1,4 +1,8 @@
-"""Exercises of chapter 3, masking: the causal mask, padding, and the conventions between them."""
+"""Exercises of chapter 3, masking: the causal mask, padding, and the conventions between them.
+
+Each carries a worked solution and its explanation for :func:`attnlab.exercises.reveal`. The chapter's
+transfer tasks are in :mod:`attnlab.exercises.ch3_transfer`.
+"""
 
 from __future__ import annotations
 
@@ -83,6 +87,10 @@ _CAUSAL = Exercise(
     ),
     dtype="bool",
     symptom=lambda got, expected, case: _pair_symptom(got, expected),
+    solution="""def my_causal_mask(L):
+    return torch.ones(L, L, dtype=torch.bool).tril()  # (L, L): key j <= query i""",
+    explanation="Row i is query i, column j key j; query i may see keys 0..i, the lower triangle with "
+    "its diagonal: tril().",
 )
 
 
@@ -140,6 +148,12 @@ _KEY_PADDING = Exercise(
     ),
     dtype="bool",
     symptom=_key_padding_symptom,
+    solution="""def my_key_padding_mask(lengths, S):
+    # (N, S): True at the pads, the keys to ignore.
+    return torch.arange(S)[None, :] >= lengths[:, None]""",
+    explanation="Key j of sequence n is a pad when j >= lengths[n] (positions count from 0). "
+    "nn.MultiheadAttention's key_padding_mask says True = ignore, so True goes on the pads, the "
+    "inverse of attnlab's padding_mask.",
 )
 
 
@@ -191,6 +205,11 @@ _ADDITIVE = Exercise(
     ),
     dtype="float",
     symptom=_additive_symptom,
+    solution="""def my_bool_to_additive(mask):
+    # The same shape, float32.
+    return torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))""",
+    explanation="An additive mask is added to the logits: 0 leaves a pair as it was and −inf removes "
+    "it, since e^(−inf) = 0. A large negative number only nearly removes it.",
 )
 
 
@@ -235,6 +254,13 @@ _CAUSAL_PADDING = Exercise(
     ),
     dtype="bool",
     symptom=lambda got, expected, case: _pair_symptom(got, expected, case.args[0].tolist()),
+    solution="""def my_causal_padding_mask(lengths, L):
+    causal = torch.ones(L, L, dtype=torch.bool).tril()  # (L, S): key j <= query i
+    real = torch.arange(L)[None, :] < lengths[:, None]  # (B, S): the real tokens
+    return causal & real[:, None, :]  # (B, L, S): causal, and real keys only""",
+    explanation="Both conditions must hold, so the masks are joined with and. The padding mask hides "
+    "keys, the columns: real[:, None, :] broadcasts it over the queries, and the pads' own rows lose "
+    "the pads before them too.",
 )
 
 EXERCISES = (_CAUSAL, _KEY_PADDING, _ADDITIVE, _CAUSAL_PADDING)

@@ -1,0 +1,95 @@
+"""attnlab.exercises.ch1b_positions: the references pass, classic mistakes are named, nothing wrong raises."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from attnlab import AttnLabError
+from attnlab.exercises import ch1b_positions as ch1b
+
+IDS = [ex.id for ex in ch1b.EXERCISES]
+MISTAKES = [(ex.id, m) for ex in ch1b.EXERCISES for m in ex.mistakes]
+
+PINNED = {
+    ("sinusoidal_positions", "swapped"): "sine and cosine are swapped",
+    ("sinusoidal_positions", "halves"): "all the sines come first and all the cosines after",
+    ("sinusoidal_positions", "column_index"): "the odd columns use exponent (2i+1)/D",
+    ("sinusoidal_positions", "i_over_D"): "the exponent is i/D: it is 2i/D",
+    ("sinusoidal_positions", "times"): "you multiplied p by 10000^(2i/D): divide by it",
+    ("sinusoidal_positions", "sin_only"): "every column is a sine",
+    ("apply_rope", "interleaved"): "you rotated adjacent pairs (2i, 2i+1)",
+    ("apply_rope", "wrong_way"): "every pair turns the wrong way",
+    ("apply_rope", "from_one"): "the positions start at 1",
+    ("apply_rope", "i_over_E"): "θᵢ = 10000^(−i/E): the exponent is −2i/E",
+    ("apply_rope", "added"): "you added the sinusoidal table",
+}
+
+
+def test_every_mistake_has_a_pinned_message():
+    assert set(PINNED) == {(i, m.name) for i, m in MISTAKES}
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_reference_solution_passes(exercise_id):
+    result = ch1b.check(exercise_id, next(ex for ex in ch1b.EXERCISES if ex.id == exercise_id).reference)
+    assert result.passed, result.message
+    assert "(chapter 1)" in ch1b.describe(exercise_id) and "Shapes:" in ch1b.describe(exercise_id)
+
+
+@pytest.mark.parametrize("param", MISTAKES, ids=lambda p: f"{p[0]}-{p[1].name}")
+def test_each_classic_mistake_is_caught_with_its_message(param):
+    exercise_id, mistake = param
+    result = ch1b.check(exercise_id, mistake.solution)
+    assert not result.passed
+    assert PINNED[(exercise_id, mistake.name)] in result.message, result.message
+
+
+def right_table(length, dim):
+    """Written another way: a loop over the pairs."""
+    pe = torch.zeros(length, dim, dtype=torch.float64)
+    p = torch.arange(length, dtype=torch.float64)
+    for i in range(dim // 2):
+        pe[:, 2 * i] = torch.sin(p / 10000 ** (2 * i / dim))
+        pe[:, 2 * i + 1] = torch.cos(p / 10000 ** (2 * i / dim))
+    return pe
+
+
+def right_rope(x):
+    """Written another way: complex numbers, pairing feature i with i + E/2."""
+    L, E = x.shape[-2:]
+    theta = 10000.0 ** (-torch.arange(0, E, 2, dtype=torch.float64) / E)  # (E/2,)
+    turn = torch.polar(torch.ones(L, E // 2, dtype=torch.float64), torch.arange(L)[:, None] * theta)
+    z = torch.complex(x[..., : E // 2], x[..., E // 2 :]) * turn  # (..., L, E/2)
+    return torch.cat([z.real, z.imag], dim=-1)
+
+
+def test_right_answers_written_another_way_pass():
+    assert ch1b.check("sinusoidal_positions", right_table).passed
+    assert ch1b.check("apply_rope", right_rope).passed
+
+
+def test_a_float32_table_is_told_to_use_float64():
+    def float32_table(length, dim):
+        p = torch.arange(length)[:, None]
+        angles = p / 10000 ** (torch.arange(0, dim, 2) / dim)
+        return torch.stack([angles.sin(), angles.cos()], -1).flatten(-2)
+
+    result = ch1b.check("sinusoidal_positions", float32_table)
+    assert not result.passed and "compute in float64" in result.message, result.message
+
+
+def test_wrong_answers_never_raise_and_say_why():
+    assert "did you forget to return" in ch1b.check("apply_rope", lambda x: None).message
+    crash = ch1b.check("apply_rope", lambda x: x @ torch.ones(3, 3, dtype=x.dtype))
+    assert not crash.passed and "raised RuntimeError" in crash.message
+    shape = ch1b.check("sinusoidal_positions", lambda length, dim: torch.zeros(dim, length, dtype=torch.float64))
+    assert "wrong shape" in shape.message
+    assert not ch1b.check("apply_rope", lambda x: x * math.cos(1.0)).passed
+
+
+def test_an_unknown_id_raises():
+    with pytest.raises(AttnLabError, match="unknown exercise 'rope'; this chapter's exercises: sinusoidal_positions"):
+        ch1b.check("rope", right_rope)
