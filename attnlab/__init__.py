@@ -10,10 +10,11 @@ Three kinds of code, for three kinds of reader:
 - the paper models, grouped by paper: :mod:`.models` (CLIP, the Residual Attention Network, X-CLIP,
   divided space-time attention, loading their checkpoints, and the fixed-mixing baseline);
 - book support: :mod:`.data`, :mod:`.training`, :mod:`.tasks` (the book's small trained models),
-  :mod:`.plotting`, :mod:`.widgets` and :mod:`.exercises`.
+  :mod:`.decoding` (greedy generation with a key/value cache), :mod:`.plotting`, :mod:`.widgets` and
+  :mod:`.exercises`.
 """
 
-from . import data, exercises, models, tasks, training
+from . import data, decoding, exercises, models, tasks, training
 from .capture import capture_attention
 from .cost import attention_flops, attention_traffic, count_flops, scores_bytes, xclip_macs
 from .device import available_devices, default_device
@@ -94,6 +95,7 @@ __all__ = [
     "combine_masks",
     "count_flops",
     "data",
+    "decoding",
     "default_device",
     "exercises",
     "from_mha_mask",
