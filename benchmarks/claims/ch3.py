@@ -1,8 +1,16 @@
 """Chapter 3's claims: one head learns to copy under the causal mask, cheats without it, and the masks
-take the cheat away."""
+take the cheat away; the copier, used as a decoder, generates with a key/value cache exactly as with the
+full masked forward."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
+import torch
+
+from attnlab import decoding
+from attnlab.errors import AttnLabError
 from attnlab.tasks import copying
 from benchmarks.claims import Claim
 
@@ -30,7 +38,91 @@ CLAIMS = (
         "the cheater under padding (8 real): p < 0.3 from position 7 on, whose next token is a pad",
         high=0.3,
     ),
+    Claim(
+        "gen_period",
+        "greedy generation from the copier: each new token repeats the token 3 back in >= 95 % of 900",
+        low=0.95,
+    ),
+    Claim(
+        "cache_tokens",
+        "cached generation picks the tokens of the full causal forward, in float64 and in float32",
+        low=1,
+    ),
+    Claim("cache_gap", "cached vs full causal forward: largest logit difference (float64) <= 1e-6", high=1e-6),
+    Claim(
+        "stale_gap",
+        "a stale entry (token 3 of sequence 1) moves that sequence's next step off the full forward by > 1e-3",
+        low=1e-3,
+    ),
+    Claim(
+        "cache_check",
+        "the clean sequence's step stays within 1e-6; check_cache passes the right cache and raises for the "
+        "stale and for a shifted one",
+        low=1,
+    ),
+    Claim(
+        "left_pad_equal",
+        "each left-padded prompt generates what it generates alone (1e-6); the columns as positions change "
+        "the padded prompt's logits",
+        low=1,
+    ),
 )
+
+
+def _raises(fn: object, *args: object) -> bool:
+    try:
+        fn(*args)
+    except AttnLabError:
+        return True
+    return False
+
+
+def decoding_claims(copier: copying.OneHead) -> dict[str, float]:
+    """The decoding section's claims, computed as the chapter computes them."""
+    g = torch.Generator().manual_seed(2)
+    prompts = copying.random_tokens(100, g)[:, :3]
+    run = decoding.generate(copier, prompts, steps=9, cache=False)
+    copier64 = copy.deepcopy(copier).double()
+    cached = decoding.generate(copier64, prompts, steps=9)
+    full = decoding.generate(copier64, prompts, steps=9, cache=False)
+    same_tokens = torch.equal(cached.tokens, full.tokens) and torch.equal(
+        decoding.generate(copier, prompts, steps=9).tokens, run.tokens
+    )
+    tokens = run.tokens[:2, :6]
+    edited = tokens.clone()
+    edited[1, 3] = (edited[1, 3] + 1) % copying.V
+    with torch.no_grad():
+        _, kv = decoding.fill_cache(copier64, tokens[:, :5])
+        right = not _raises(decoding.check_cache, copier64, tokens[:, :5], kv)
+        step, _ = decoding.decode_step(copier64, kv, edited[:, 5], torch.full((2,), 5))
+        full_step = decoding.full_logits(copier64, edited)[:, 5]
+        gaps = (step - full_step).abs().amax(-1)
+        shifted = dataclasses.replace(kv, keys=kv.keys.roll(1, dims=2), values=kv.values.roll(1, dims=2))
+        caught = _raises(decoding.check_cache, copier64, edited[:, :5], kv) and _raises(
+            decoding.check_cache, copier64, tokens[:, :5], shifted
+        )
+    checked = right and caught and gaps[0].item() <= 1e-6
+    batch = [[0, 1, 2], [3, 4], [5, 6, 7, 0]]
+    padded, attention_mask = decoding.left_pad(batch, pad=0)
+    batched = decoding.generate(copier64, padded, 6, attention_mask)
+    left = torch.equal(batched.tokens, decoding.generate(copier64, padded, 6, attention_mask, cache=False).tokens)
+    for b, prompt in enumerate(batch):
+        alone = decoding.generate(copier64, torch.tensor([prompt]), 6)
+        left &= torch.equal(alone.tokens[0, -6:], batched.tokens[b, -6:])
+        left &= (alone.logits[0] - batched.logits[b]).abs().max().item() <= 1e-6
+    columns = torch.arange(padded.shape[1]).expand_as(padded)
+    with torch.no_grad():
+        right_last = decoding.full_logits(copier64, padded, attention_mask)[:, -1]
+        wrong_last = decoding.full_logits(copier64, padded, attention_mask, positions=columns)[:, -1]
+    left &= torch.equal(right_last[2], wrong_last[2]) and not torch.allclose(right_last[1], wrong_last[1])
+    return {
+        "gen_period": decoding.repeats(run.tokens, start=3, lag=3),
+        "cache_tokens": float(same_tokens),
+        "cache_gap": (cached.logits - full.logits).abs().max().item(),
+        "stale_gap": gaps[1].item(),
+        "cache_check": float(checked),
+        "left_pad_equal": float(left),
+    }
 
 
 def measure(seed: int) -> dict[str, float]:
@@ -58,4 +150,5 @@ def measure(seed: int) -> dict[str, float]:
         "curve_causal_padding": curves["causal + padding"].max().item(),
         "curve_padding_real": curves["padding"][:7].min().item(),
         "curve_padding_pad": curves["padding"][7:].max().item(),
+        **decoding_claims(copier),
     }
