@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,6 +15,8 @@ from attnlab.tasks.plus_images import (
     COLOURS,
     GRID,
     PLUS,
+    RAN_SETUP,
+    VIT_SETUP,
     AttentionNet,
     PlusImages,
     R,
@@ -126,3 +131,17 @@ def test_bad_arguments_say_what_was_expected(call, message):
 
 def test_module_surface():
     assert set(task.__all__) <= set(dir(task))
+
+
+def test_the_chapter_states_the_training_setups():
+    """Chapter 4's prose quotes the batches, steps and learning rates: they must be the ones trained with."""
+    cells = json.loads((Path(__file__).parent.parent / "chapters/04_residual_attention.ipynb").read_text())["cells"]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").replace("\n", " ")
+    (ran_steps, ran_lr), (ran_settle, ran_settle_lr) = RAN_SETUP.phases
+    assert (ran_lr, ran_settle_lr) == (1e-2, 1e-3)
+    assert f"batches of {RAN_SETUP.batch} training images" in text
+    assert f"for {ran_steps} steps at a learning rate of $10^{{-2}}$, then {ran_settle} steps at $10^{{-3}}$" in text
+    (vit_steps, vit_lr), (vit_settle, vit_settle_lr) = VIT_SETUP.phases
+    assert (vit_lr, vit_settle_lr) == (3e-3, 3e-4)
+    assert f"on batches of {VIT_SETUP.batch} images: {vit_steps} steps at $3 \\cdot 10^{{-3}}$" in text
+    assert f"then {vit_settle} at $3 \\cdot 10^{{-4}}$" in text
