@@ -1,12 +1,12 @@
 """Chapter 5's task × architecture matrix: every video classifier on every task, from seeds 0–4.
 
     python benchmarks/video_matrix.py                      # every cell, minutes; writes the package data
-    python benchmarks/video_matrix.py --tasks vote-E2 --seeds 0 1 --out /tmp/matrix.json
+    python benchmarks/video_matrix.py --tasks vote-F2 --seeds 0 1 --out /tmp/matrix.json
 
 Four architectures (CLIP-mean, MIT, CFA + mean, X-CLIP) against three kinds of task: the order task
-(frame positions needed), the vote at a narrow frame feature (E = 2: a mean of frame features cannot be
+(frame positions needed), the vote at a narrow frame feature (F = 2: a mean of frame features cannot be
 exact, the frames would have to exchange detail before each is summarised) and the vote at wider ones
-(E = 3, 4, 8: a mean of frame features can be exact). Every model
+(F = 3, 4, 8: a mean of frame features can be exact). Every model
 is trained with ``attnlab.tasks.video_models.train``, the function chapter 5 calls, on one thread; each
 cell keeps every seed's test accuracy and their median, lowest and highest. The result is written to
 ``attnlab/tasks/video_matrix.json``, which the chapter draws (``load_matrix``) instead of training.
@@ -46,8 +46,8 @@ SEEDS = (0, 1, 2, 3, 4)
 TASKS: dict[str, tuple[VideoSetup, str, str]] = {
     "order": (ORDER, "order", "left or right: the same frames in opposite orders; frame positions needed"),
     **{
-        f"vote-E{E}": (vote_setup(E), f"vote, E = {E}", f"the colour in the most frames; frame features {E} wide")
-        for E in (2, 3, 4, 8)
+        f"vote-F{F}": (vote_setup(F), f"vote, F = {F}", f"the colour in the most frames; frame features {F} wide")
+        for F in (2, 3, 4, 8)
     },
 }
 

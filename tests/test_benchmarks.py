@@ -159,4 +159,4 @@ def test_video_matrix_cells_and_table():
     assert record["tasks"]["t"]["accuracy"]["A"]["median"] == 0.75
     lines = video_matrix.table(record).splitlines()
     assert len(lines) == 2 and "75.0 (50–100)" in lines[1] and "—" in lines[1]
-    assert list(video_matrix.TASKS) == ["order", "vote-E2", "vote-E3", "vote-E4", "vote-E8"]
+    assert list(video_matrix.TASKS) == ["order", "vote-F2", "vote-F3", "vote-F4", "vote-F8"]

@@ -19,6 +19,7 @@ from attnlab.tasks.video_models import (
     load_matrix,
     order_data,
     train,
+    train_prompts,
     vote_setup,
 )
 from attnlab.training import classification_loss
@@ -83,11 +84,27 @@ def test_prompts_keep_the_shapes_and_need_an_xclip_model():
         WithPrompts(build("MIT", setup))
 
 
+def test_train_prompts_leaves_its_base_model_as_it_was():
+    setup = dataclasses.replace(ORDER, frames=2, size=8)
+    base = build("X-CLIP", setup)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    data = order_data(n_train=8, n_pairs=1).train  # any videos: only the shapes matter here
+    data = data._replace(videos=torch.rand(8, 2, 3, 8, 8))
+    first = train_prompts(base, data, steps=3)
+    second = train_prompts(base, data, steps=3, over_frames=True)
+    assert all(torch.equal(v, before[k]) for k, v in base.state_dict().items())  # base untouched
+    assert all(p.requires_grad for p in base.parameters())
+    assert first.base is not base and second.base is not first.base  # each its own copy
+    assert not torch.equal(first.base.text, base.text)  # the copy's class embeddings were trained
+    video, text = first.features(torch.rand(3, 2, 3, 8, 8))
+    assert video.shape == (3, 32) and text.shape == (3, 2, 32)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: build("CFA", SMALL), "unknown architecture 'CFA'"),
-        (lambda: vote_setup(0), "E must be >= 1, got E=0"),
+        (lambda: vote_setup(0), "F must be >= 1, got F=0"),
         (lambda: build("MIT", SMALL)(torch.rand(2, 5, 3, 8, 8)), r"T = 6, got \(2, 5, 3, 8, 8\)"),
         (lambda: build("MIT", dataclasses.replace(SMALL, size=10)), "frame size 10 is not a multiple"),
     ],

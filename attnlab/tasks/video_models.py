@@ -1,6 +1,6 @@
 """Chapter 5's video classifiers: four ways to turn frames into one video feature, and their tasks.
 
-Every classifier encodes each frame into a feature E numbers wide, combines the T frame features into one
+Every classifier encodes each frame into a feature F numbers wide, combines the T frame features into one
 video feature and classifies it, as X-CLIP does, by cosine similarity against one learned embedding per
 class name. The four architectures differ in two choices (:data:`ARCHITECTURES`):
 
@@ -11,13 +11,14 @@ class name. The four architectures differ in two choices (:data:`ARCHITECTURES`)
   which adds a position per frame and attends between the frame features.
 
 Tasks (:mod:`attnlab.data`): the order task (:data:`ORDER`, a square moving left or right) and the vote
-(:func:`vote_setup`, the colour shown in the most frames, with frame features E wide). Every model is
+(:func:`vote_setup`, the colour shown in the most frames, with frame features F wide). Every model is
 trained with :func:`attnlab.training.fit`; ``benchmarks/video_matrix.py`` trains every architecture on
 every task from seeds 0–4 and stores the accuracies, which :func:`load_matrix` reads back.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass, replace
@@ -68,7 +69,7 @@ MATRIX_PATH = Path(__file__).with_name("video_matrix.json")
 class VideoSetup:
     """The sizes of one task's classifiers and how they are trained.
 
-    ``output_dim`` is E, the width of every frame's feature (``None``: the encoder's width).
+    ``output_dim`` is F, the width of every frame's feature (``None``: the encoder's width).
     """
 
     frames: int  # T
@@ -89,18 +90,19 @@ ORDER = VideoSetup(frames=6, size=12, classes=2, layers=1, output_dim=None, step
 _VOTE = VideoSetup(frames=6, size=8, classes=4, layers=2, output_dim=2, steps=400, lr=3e-3)
 
 
-def vote_setup(E: int, *, steps: int | None = None, lr: float | None = None) -> VideoSetup:
-    """The vote (:func:`vote_data`) with frame features ``E`` wide: 6 frames of 8 × 8 pixels, 4 colours, two
-    blocks (the first block's CFA carries nothing: its messages are all alike), 400 steps of 64 videos."""
-    _require(E >= 1, f"the frame-feature width E must be >= 1, got E={E}")
-    return replace(_VOTE, output_dim=E, steps=steps or _VOTE.steps, lr=lr or _VOTE.lr)
+def vote_setup(feature_width: int, *, steps: int | None = None, lr: float | None = None) -> VideoSetup:
+    """The vote (:func:`vote_data`) with frame features ``feature_width`` (F) wide: 6 frames of 8 × 8 pixels,
+    4 colours, two blocks (the first block's CFA carries nothing: its messages are all alike), 400 steps of
+    64 videos."""
+    _require(feature_width >= 1, f"the frame-feature width F must be >= 1, got F={feature_width}")
+    return replace(_VOTE, output_dim=feature_width, steps=steps or _VOTE.steps, lr=lr or _VOTE.lr)
 
 
 class VideoClassifier(nn.Module):
     """Frame encoder (CLIP's or X-CLIP's), mean or MIT over frames, cosine against class embeddings.
 
     Shapes:
-        videos (B, T, 3, R, R) → logits (B, classes); frame features (B, T, E); video feature (B, E)
+        videos (B, T, 3, R, R) → logits (B, classes); frame features (B, T, F); video feature (B, F)
     """
 
     def __init__(
@@ -118,7 +120,7 @@ class VideoClassifier(nn.Module):
     ) -> None:
         super().__init__()
         _require(size % PATCH == 0, f"frame size {size} is not a multiple of the patch size {PATCH}")
-        self.frames, e = frames, output_dim or width  # e: the width E of every frame's feature
+        self.frames, e = frames, output_dim or width  # e: the width F of every frame's feature
         vit = CrossFrameCommunicationTransformer if cross_frame else VisionTransformer
         kwargs = {"T": frames} if cross_frame else {}
         self.visual = vit(size, PATCH, width, layers, heads, e, **kwargs)
@@ -132,17 +134,17 @@ class VideoClassifier(nn.Module):
             videos.dim() == 5 and videos.shape[1] == self.frames,
             f"videos must be (B, T, 3, R, R) with T = {self.frames}, got {_shape(videos)}",
         )
-        out = self.visual(videos.flatten(0, 1))  # (B·T, E), or ((B·T, E), patches) for X-CLIP's
+        out = self.visual(videos.flatten(0, 1))  # (B·T, F), or ((B·T, F), patches) for X-CLIP's
         out = out[0] if isinstance(out, tuple) else out
-        return out.view(len(videos), self.frames, -1)  # (B, T, E)
+        return out.view(len(videos), self.frames, -1)  # (B, T, F)
 
     def video_features(self, videos: torch.Tensor) -> torch.Tensor:
-        f = self.frame_features(videos)  # (B, T, E)
-        return self.mit(f) if self.mit is not None else f.mean(dim=1)  # (B, E)
+        f = self.frame_features(videos)  # (B, T, F)
+        return self.mit(f) if self.mit is not None else f.mean(dim=1)  # (B, F)
 
     def forward(self, videos: torch.Tensor) -> torch.Tensor:
-        v = F.normalize(self.video_features(videos), dim=-1)  # (B, E)
-        c = F.normalize(self.text, dim=-1)  # (classes, E)
+        v = F.normalize(self.video_features(videos), dim=-1)  # (B, F)
+        c = F.normalize(self.text, dim=-1)  # (classes, F)
         return self.logit_scale.exp() * v @ c.T  # (B, classes)
 
 
@@ -223,19 +225,27 @@ class WithPrompts(nn.Module):
         )
         width = base.visual.conv1.out_channels
         e = base.text.shape[1]
-        _require(width == e, f"prompts need frame features as wide as the encoder, got E={e}, width={width}")
+        _require(width == e, f"prompts need frame features as wide as the encoder, got F={e}, width={width}")
         self.base, self.over_frames = base, over_frames
         self.prompt = VideoSpecificPrompt(layers=1, embed_dim=e, heads=2)
         self.patch_proj = nn.Linear(width, e)  # X-CLIP's prompts_visual_ln and _proj, as one layer
 
-    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+    def features(self, videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The video feature, and the class embeddings after this video's prompts.
+
+        Shapes:
+            videos (B, T, 3, R, R) → video (B, F), text (B, K, F)
+        """
         b, t = videos.shape[:2]
-        frames, patches = self.base.visual(videos.flatten(0, 1))  # (B·T, E), (B·T, P, d)
-        video = self.base.mit(frames.view(b, t, -1))  # (B, E)
-        patches = self.patch_proj(patches).view(b, t, patches.shape[1], -1)  # (B, T, P, E)
-        z = patches.flatten(1, 2) if self.over_frames else patches.mean(dim=1)  # (B, T·P, E) or (B, P, E)
-        text = self.base.text.expand(b, -1, -1)  # (B, K, E)
-        text = text + self.prompt(text, z)
+        frames, patches = self.base.visual(videos.flatten(0, 1))  # (B·T, F), (B·T, P, d)
+        video = self.base.mit(frames.view(b, t, -1))  # (B, F)
+        patches = self.patch_proj(patches).view(b, t, patches.shape[1], -1)  # (B, T, P, F)
+        z = patches.flatten(1, 2) if self.over_frames else patches.mean(dim=1)  # (B, T·P, F) or (B, P, F)
+        text = self.base.text.expand(b, -1, -1)  # (B, K, F)
+        return video, text + self.prompt(text, z)
+
+    def forward(self, videos: torch.Tensor) -> torch.Tensor:
+        video, text = self.features(videos)  # (B, F), (B, K, F)
         video, text = F.normalize(video, dim=-1), F.normalize(text, dim=-1)
         return torch.einsum("bd,bkd->bk", video, self.base.logit_scale.exp() * text)  # (B, K)
 
@@ -243,15 +253,13 @@ class WithPrompts(nn.Module):
 def train_prompts(
     base: VideoClassifier, data: VideoSet, *, over_frames: bool = False, steps: int = 60, seed: int = 0
 ) -> WithPrompts:
-    """Prompts attached to ``base`` and trained with its class embeddings; the video encoder and MIT stay
-    frozen (and ``base``'s class embeddings are frozen again afterwards)."""
+    """Prompts attached to a copy of ``base`` and trained with the copy's class embeddings, while its video
+    encoder and MIT stay frozen. ``base`` itself is left as it was, so every call starts from it."""
     torch.manual_seed(seed)
-    model = WithPrompts(base, over_frames)
-    base.requires_grad_(False)
-    base.text.requires_grad_(True)
-    fit(model, classification_loss(data.videos, data.labels, ORDER.batch), steps, lr=ORDER.lr, seed=seed)
-    base.text.requires_grad_(False)
-    return model
+    model = WithPrompts(copy.deepcopy(base), over_frames)  # its own copy: training changes its class embeddings
+    model.base.requires_grad_(False)
+    model.base.text.requires_grad_(True)
+    return fit(model, classification_loss(data.videos, data.labels, ORDER.batch), steps, lr=ORDER.lr, seed=seed)
 
 
 def load_matrix(path: Path = MATRIX_PATH) -> dict:
