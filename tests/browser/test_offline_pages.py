@@ -365,8 +365,8 @@ def vit_explorer(page: Any) -> None:
 
 
 def video_explorer(page: Any) -> None:
-    """Chapter 5's vote model: a frame's patches from its class token, then its message token; block 2's
-    CFA map, which differs from block 1's uniform one; another video."""
+    """Chapter 5's vote model: a frame's patches from its class token, then its message token; it opens on
+    block 2's CFA map, learned, which differs from block 1's uniform one; another video."""
     explorer = page.locator(".attnlab-explorer").last
     frames = explorer.locator(".attnlab-frame")
     assert frames.count() == 6
@@ -378,10 +378,11 @@ def video_explorer(page: Any) -> None:
     explorer.locator("select[aria-label='patches seen from']").select_option("1")
     assert overlay.evaluate_all("ds => ds.map(d => d.style.background)") != seen_from_class
     fills = "rs => rs.map(r => r.getAttribute('fill'))"
-    block_1 = explorer.locator("svg.attnlab-map rect[data-row]").evaluate_all(fills)  # the frame → frame map
-    assert len(block_1) == 36 and len(set(block_1)) == 1  # block 1's CFA is uniform: one colour
-    explorer.locator("select[aria-label='layer']").select_option("1")
-    assert len(set(explorer.locator("svg.attnlab-map rect[data-row]").evaluate_all(fills))) > 1  # block 2's is not
+    assert explorer.locator("select[aria-label='layer']").input_value() == "1"  # it opens on block 2
+    block_2 = explorer.locator("svg.attnlab-map rect[data-row]").evaluate_all(fills)  # the frame → frame map
+    assert len(block_2) == 36 and len(set(block_2)) > 1  # block 2's CFA was learned: several colours
+    explorer.locator("select[aria-label='layer']").select_option("0")
+    assert len(set(explorer.locator("svg.attnlab-map rect[data-row]").evaluate_all(fills))) == 1  # block 1: uniform
     pixels = "cs => cs.map(c => c.toDataURL())"
     before = explorer.locator("canvas").evaluate_all(pixels)
     explorer.locator("select[aria-label='video']").select_option("1")
