@@ -70,3 +70,24 @@ def test_every_included_source_file_exists():
         for cell in json.loads(path.read_text())["cells"]:
             for target in pattern.findall("".join(cell["source"])):
                 assert (path.parent / target).is_file(), f"{path.name} includes {target}, which does not exist"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+def test_no_stored_output_shows_a_failed_exercise_and_no_cell_runs_a_worked_solution(path):
+    """An untouched stub is stored neutral ("your answer goes here"), never as a red failure; a worked
+    solution is behind reveal(id), not run in a hidden cell under its task."""
+    cells = json.loads(path.read_text())["cells"]
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        texts = [
+            "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            for out in cell.get("outputs", [])
+        ]
+        if "# your code here" in source and "check(" in source:  # an untouched stub, checked
+            assert any("your answer goes here" in t for t in texts), f"{path.name} cell {index}: stub not neutral"
+            assert not any(": not yet" in t for t in texts), f"{path.name} cell {index} stores a failed stub"
+        assert not ("check(" in source and "assert result.passed" in source), (
+            f"{path.name} cell {index} runs a worked solution under its task: use reveal(id)"
+        )
