@@ -1,4 +1,5 @@
-"""attnlab.exercises.ch1b_positions: the references pass, classic mistakes are named, nothing wrong raises."""
+"""attnlab.exercises.ch1b_positions: the references pass, right answers written another way pass, nothing wrong
+raises. (Every classic mistake's message is pinned in test_exercises.py, with every other chapter's.)"""
 
 from __future__ import annotations
 
@@ -13,38 +14,12 @@ from attnlab.exercises import ch1b_positions as ch1b
 IDS = [ex.id for ex in ch1b.EXERCISES]
 MISTAKES = [(ex.id, m) for ex in ch1b.EXERCISES for m in ex.mistakes]
 
-PINNED = {
-    ("sinusoidal_positions", "swapped"): "sine and cosine are swapped",
-    ("sinusoidal_positions", "halves"): "all the sines come first and all the cosines after",
-    ("sinusoidal_positions", "column_index"): "the odd columns use exponent (2i+1)/D",
-    ("sinusoidal_positions", "i_over_D"): "the exponent is i/D: it is 2i/D",
-    ("sinusoidal_positions", "times"): "you multiplied p by 10000^(2i/D): divide by it",
-    ("sinusoidal_positions", "sin_only"): "every column is a sine",
-    ("apply_rope", "interleaved"): "you rotated adjacent pairs (2i, 2i+1)",
-    ("apply_rope", "wrong_way"): "every pair turns the wrong way",
-    ("apply_rope", "from_one"): "the positions start at 1",
-    ("apply_rope", "i_over_E"): "θᵢ = 10000^(−i/E): the exponent is −2i/E",
-    ("apply_rope", "added"): "you added the sinusoidal table",
-}
-
-
-def test_every_mistake_has_a_pinned_message():
-    assert set(PINNED) == {(i, m.name) for i, m in MISTAKES}
-
 
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_the_reference_solution_passes(exercise_id):
     result = ch1b.check(exercise_id, next(ex for ex in ch1b.EXERCISES if ex.id == exercise_id).reference)
     assert result.passed, result.message
     assert "(chapter 1)" in ch1b.describe(exercise_id) and "Shapes:" in ch1b.describe(exercise_id)
-
-
-@pytest.mark.parametrize("param", MISTAKES, ids=lambda p: f"{p[0]}-{p[1].name}")
-def test_each_classic_mistake_is_caught_with_its_message(param):
-    exercise_id, mistake = param
-    result = ch1b.check(exercise_id, mistake.solution)
-    assert not result.passed
-    assert PINNED[(exercise_id, mistake.name)] in result.message, result.message
 
 
 def right_table(length, dim):
