@@ -291,13 +291,13 @@ def explorer_fills(explorer: Any) -> list[str]:
 def intro_explorer(page: Any) -> None:
     """The intro's explorer answers a reader with no kernel: a new training stage, then a query row."""
     explorer = page.locator(".attnlab-explorer").first
-    assert explorer.locator("rect[data-row]").count() == 49
+    assert explorer.locator("rect[data-row]").count() == 81  # 9 words: "the big dog that ran chased a small cat"
     trained = explorer_fills(explorer)
     explorer.locator("select[aria-label='training']").select_option(label="untrained")
     assert explorer_fills(explorer) != trained, "choosing a training stage did not redraw the map"
     assert explorer.locator(".attnlab-bar").count() == 0
-    explorer.locator("rect[data-row='3'][data-col='0']").click()  # the verb, "chased"
-    assert explorer.locator(".attnlab-bar").count() == 7
+    explorer.locator("rect[data-row='5'][data-col='0']").click()  # the verb, "chased"
+    assert explorer.locator(".attnlab-bar").count() == 9
     assert "chased" in explorer.locator(".attnlab-hint").inner_text()
     assert explorer.locator(".attnlab-live").is_hidden()  # no kernel: no free-value input
 
