@@ -64,3 +64,49 @@ def test_scale_one_leaves_the_logits_unscaled():
         logits = model.W_Q(X) @ model.W_K(X).transpose(-2, -1)  # (4, 12, 12), unscaled
         torch.testing.assert_close(model(tokens, scale=1.0)[1], logits.softmax(-1))
         torch.testing.assert_close(model(tokens)[1], (logits / 32**0.5).softmax(-1))
+
+
+def test_the_mixing_baseline_uses_the_same_weights_for_every_sequence():
+    tokens, _, _ = lookup.lookup_batch(3, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    baseline = lookup.MixingLookup()
+    logits, weights = baseline(tokens)
+    assert logits.shape == (3, 12, lookup.DIGITS) and weights.shape == (3, 12, 12)
+    assert torch.equal(weights[0], weights[2])  # no queries, no keys: one map
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 12))
+    torch.testing.assert_close(baseline.embed(*tokens), lookup.MixingLookup.embed(baseline, *tokens))
+    a, b = lookup.train(steps=3, seed=0, mixing=True), lookup.train(steps=3, seed=0, mixing=True)
+    assert isinstance(a, lookup.MixingLookup)
+    assert torch.equal(a.mix.logits, b.mix.logits)
+    cards, questions = lookup.accuracy_by_role(a, n=20)
+    assert 0.0 <= cards <= 1.0 and 0.0 <= questions <= 1.0
+
+
+def test_accuracy_by_role_splits_the_rows():
+    class Oracle(torch.nn.Module):  # answers every card, and every question with digit 0
+        def forward(self, tokens):
+            _, digits, _ = tokens
+            answers = torch.cat([digits, torch.zeros_like(digits)], dim=1)  # (B, 12)
+            return torch.nn.functional.one_hot(answers, lookup.DIGITS).float(), None
+
+    _, targets, _ = lookup.lookup_batch(50, torch.Generator().manual_seed(1))
+    cards, questions = lookup.accuracy_by_role(Oracle(), n=50)
+    assert cards == 1.0
+    assert questions == pytest.approx((targets[:, 6:] == 0).float().mean().item())
+
+
+def test_probes_measure_shares_and_decoding():
+    torch.manual_seed(0)
+    model = lookup.Lookup().eval()
+    probes = lookup.probe(model, n=400)
+    assert set(probes) == {"K", "V"} and all(set(p) == {"letter", "digit"} for p in probes.values())
+    for p in probes.values():
+        assert all(isinstance(x, lookup.Probe) for x in p.values())
+        # X = letter + digit + card role: the two shares split the variance (up to held-out noise)
+        assert p["letter"].share + p["digit"].share == pytest.approx(1.0, abs=0.05)
+        assert all(x.decoded >= 0.95 for x in p.values())  # an invertible map keeps both labels
+    with torch.no_grad():  # keys that hold only the letter: the digit explains nothing of them
+        model.digit.weight.zero_()
+    only_letter = lookup.probe(model, n=400)["K"]
+    assert only_letter["letter"].share == pytest.approx(1.0, abs=1e-4)
+    assert abs(only_letter["digit"].share) < 0.05 and only_letter["digit"].decoded < 0.3

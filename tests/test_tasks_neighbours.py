@@ -85,3 +85,24 @@ def test_training_is_seeded():
     assert not torch.equal(head_maps(a, x), head_maps(train_neighbours(5, seed=3), x))
     one = train_neighbours(0, seed=0, heads=1)
     assert one.attn.num_heads == 1 and not one.training
+
+
+def test_the_mixing_baseline_has_one_fixed_map_per_head():
+    from attnlab.tasks.neighbours import MixingNeighbours
+
+    torch.manual_seed(0)
+    baseline = MixingNeighbours(heads=2)
+    x = letter_sequences(3, torch.Generator().manual_seed(0))
+    logits = baseline(x)
+    assert set(logits) == set(RELATIONS) and all(v.shape == (3, N_POS, len(LETTERS)) for v in logits.values())
+    maps = head_maps(baseline, x)
+    assert maps.shape == (3, 2, N_POS, N_POS) and torch.equal(maps[0], maps[2])  # the same for every input
+    torch.testing.assert_close(maps.sum(-1), torch.ones(3, 2, N_POS))
+    assert not hasattr(baseline, "pos")  # no position vectors: the matrices know the positions
+    a, b = train_neighbours(3, seed=0, mixing=True), train_neighbours(3, seed=0, mixing=True)
+    assert isinstance(a, MixingNeighbours) and torch.equal(a.mix[0].logits, b.mix[0].logits)
+    assert set(accuracy(a, x)) == set(RELATIONS)
+    with pytest.raises(AttnLabError, match=r"x must be \(B, 8\) letter indices, got shape \(2, 5\)"):
+        baseline(torch.zeros(2, 5, dtype=torch.long))
+    with pytest.raises(AttnLabError, match="need d > 0 and heads > 0, got d=32, heads=0"):
+        MixingNeighbours(heads=0)

@@ -11,9 +11,19 @@ question rows, which must find their one card (unless another card holds the sam
 also look at another card that holds the same digit and still answer right, so :func:`evaluate` measures
 the two halves apart.
 
+Two analyses ask what the trained layer learned. :class:`MixingLookup` is the baseline that cannot read
+content: the same embeddings and read-out around a :class:`~attnlab.models.mixing.FixedMixing`, a learned
+12×12 matrix of weights, the same for every sequence; :func:`accuracy_by_role` shows it answers the cards
+(look at yourself, a fixed position) and fails the questions (where the card is depends on the letters).
+:func:`probe` fits linear probes to the card tokens' keys and values: how much of each the letter and
+the digit explain, and whether a least-squares classifier reads each label back.
+
     from attnlab.tasks import lookup
     model = lookup.train()
     lookup.evaluate(model)  # digits right; card and question rows whose largest weight is where it should be
+    baseline = lookup.train(mixing=True)
+    lookup.accuracy_by_role(baseline)  # (cards, questions): the cards right, the questions not
+    lookup.probe(model)["K"]["letter"].share  # the share of the keys' variance the letter explains
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from torch import Tensor, nn
 
 from ..errors import AttnLabError
 from ..functional import scaled_dot_product_attention
+from ..models.mixing import FixedMixing
 from ..training import fit
 
 __all__ = [
@@ -34,11 +45,15 @@ __all__ = [
     "L_TASK",
     "N_PAIRS",
     "Lookup",
+    "MixingLookup",
+    "Probe",
     "Scores",
     "Tokens",
+    "accuracy_by_role",
     "evaluate",
     "labels",
     "lookup_batch",
+    "probe",
     "train",
 ]
 
@@ -115,16 +130,45 @@ class Lookup(nn.Module):
         return self.read_out(Z), weights  # (B, 12, 10), (B, 12, 12)
 
 
+class MixingLookup(nn.Module):
+    """The baseline: :class:`Lookup`'s embeddings and read-out around a fixed mixing, no queries or keys.
+
+    The weights are one learned 12×12 matrix (:class:`~attnlab.models.mixing.FixedMixing`), row-softmaxed,
+    the same for every sequence: row i mixes the same positions whatever the letters are.
+
+    Shapes:
+        tokens: letters, digits, asked (B, 6) each
+        → digit logits (B, 12, 10), mixing weights (B, 12, 12), the same for every sequence.
+    """
+
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.letter, self.digit = nn.Embedding(LETTERS, d), nn.Embedding(DIGITS, d)
+        self.role = nn.Embedding(2, d)  # 0: card, 1: question
+        self.mix = FixedMixing(d, L_TASK)
+        self.read_out = nn.Linear(d, DIGITS)
+
+    embed = Lookup.embed  # the same token matrix X
+
+    def forward(self, tokens: Tokens) -> tuple[Tensor, Tensor]:
+        X = self.embed(*tokens)  # (B, 12, d)
+        Z, weights = self.mix(X)  # (B, 12, d), (12, 12)
+        return self.read_out(Z), weights.expand(len(X), -1, -1)  # (B, 12, 10), (B, 12, 12)
+
+
 def _loss(model: nn.Module, g: torch.Generator) -> torch.Tensor:
     tokens, targets, _ = lookup_batch(128, g)
     return F.cross_entropy(model(tokens)[0].flatten(0, 1), targets.flatten())
 
 
-def train(steps: int = 600, seed: int = 0, *, lr: float = 1e-2) -> Lookup:
-    """A :class:`Lookup` initialised from ``seed`` and trained for ``steps`` steps of 128 sequences."""
+def train(steps: int = 600, seed: int = 0, *, lr: float = 1e-2, mixing: bool = False) -> Lookup | MixingLookup:
+    """A :class:`Lookup` initialised from ``seed`` and trained for ``steps`` steps of 128 sequences.
+
+    ``mixing=True`` trains the baseline :class:`MixingLookup` instead, in the same way.
+    """
     torch.manual_seed(seed)
-    model = Lookup()
-    return fit(model, _loss, steps, lr=lr, seed=seed)
+    model = MixingLookup() if mixing else Lookup()
+    return fit(model, _loss, steps, lr=lr, seed=seed, label="fixed mixing" if mixing else "training")
 
 
 class Scores(NamedTuple):
@@ -144,6 +188,61 @@ def evaluate(model: Lookup, n: int = 1000, seed: int = 1) -> Scores:
     hit = (weights.argmax(-1) == right).float()  # (B, 12)
     accuracy = (logits.argmax(-1) == targets).float().mean().item()
     return Scores(accuracy, hit[:, :N_PAIRS].mean().item(), hit[:, N_PAIRS:].mean().item())
+
+
+def accuracy_by_role(model: nn.Module, n: int = 1000, seed: int = 1) -> tuple[float, float]:
+    """The share of digits right on the card rows and on the question rows, on ``n`` new sequences from
+    ``seed``; ``model`` is a :class:`Lookup` or a :class:`MixingLookup`.
+
+    Shapes:
+        returns (cards, questions), two floats.
+    """
+    tokens, targets, _ = lookup_batch(n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        right = (model(tokens)[0].argmax(-1) == targets).float()  # (B, 12)
+    return right[:, :N_PAIRS].mean().item(), right[:, N_PAIRS:].mean().item()
+
+
+class Probe(NamedTuple):
+    """One linear probe of one representation for one label, measured on held-out card tokens."""
+
+    share: float  # the share of the vectors' variance that the label explains (a least-squares fit)
+    decoded: float  # the share of labels a least-squares classifier reads back from the vectors
+
+
+def _probe(R: Tensor, y: Tensor, classes: int, n: int) -> Probe:
+    """Fit on the first ``n`` rows, measure on the rest. Shapes: R (N, d), y (N,)."""
+    count = torch.bincount(y[:n], minlength=classes).clamp_min(1).float()  # (C,)
+    means = torch.zeros(classes, R.shape[1]).index_add_(0, y[:n], R[:n]) / count[:, None]  # (C, d)
+    test, y_test = R[n:], y[n:]
+    share = 1 - (test - means[y_test]).pow(2).sum() / (test - R[:n].mean(0)).pow(2).sum()
+    A = F.pad(R, (0, 1), value=1.0)  # (N, d + 1): a bias column
+    W = torch.linalg.lstsq(A[:n], F.one_hot(y[:n], classes).float()).solution  # (d + 1, C)
+    decoded = ((A[n:] @ W).argmax(-1) == y_test).float().mean()
+    return Probe(share.item(), decoded.item())
+
+
+def probe(model: Lookup, n: int = 2000, seed: int = 2) -> dict[str, dict[str, Probe]]:
+    """Linear probes of the card tokens' keys K and values V for their letter and their digit.
+
+    Draws ``n`` sequences from ``seed``; the probes are fitted on the first half of the card tokens and
+    measured on the other half. ``share``: fit the vectors from the label by least squares (one mean
+    vector per letter, or per digit) and measure the share of their variance it explains; since
+    ``X = letter + digit + card`` and the maps are linear, the letter's and the digit's shares add up to
+    about 1. ``decoded``: a least-squares classifier from the vectors (plus a bias) to the label.
+
+    Shapes:
+        returns {"K" or "V": {"letter" or "digit": Probe}}.
+    """
+    (letters, digits, asked), _, _ = lookup_batch(n, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        cards = model.embed(letters, digits, asked)[:, :N_PAIRS].flatten(0, 1)  # (B·6, d)
+        vectors = {"K": model.W_K(cards), "V": model.W_V(cards)}  # (B·6, d) each
+    label = {"letter": (letters.flatten(), LETTERS), "digit": (digits.flatten(), DIGITS)}  # (B·6,) each
+    half = len(cards) // 2
+    return {
+        name: {what: _probe(R, y, classes, half) for what, (y, classes) in label.items()} for name, R in vectors.items()
+    }
 
 
 def labels(tokens: Tokens, i: int = 0) -> list[str]:

@@ -10,6 +10,11 @@ average in which neither read-out can tell left from right.
 
 The analysis functions read the heads (:func:`head_maps`, :func:`head_alignment`) and switch them off
 (:func:`ablated`, :func:`ablation_table`).
+
+The task is positional: position i always reads positions i − 1 and i + 1, whatever the letters.
+:class:`MixingNeighbours` is the baseline that shows it: two fixed mixings
+(:class:`~attnlab.models.mixing.FixedMixing`, a learned L×L matrix each, no queries, keys or position
+vectors) in place of the two heads; ``train_neighbours(mixing=True)`` trains it, and it solves the task too.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from torch import nn
 from ..capture import capture_attention
 from ..errors import AttnLabError
 from ..mha import MultiHeadAttention
+from ..models.mixing import FixedMixing
 from ..training import fit
 
 __all__ = [
     "LETTERS",
     "N_POS",
     "RELATIONS",
+    "MixingNeighbours",
     "Neighbours",
     "ablated",
     "ablation_table",
@@ -88,6 +95,37 @@ class Neighbours(nn.Module):
         return {name: read(z) for name, read in self.read.items()}  # each (B, L, letters)
 
 
+class MixingNeighbours(nn.Module):
+    """The baseline: letter embeddings, ``heads`` fixed mixings added up, one read-out per relation.
+
+    Each "head" is a :class:`~attnlab.models.mixing.FixedMixing`: a learned L×L matrix of weights, the same
+    for every sequence, and its own value map. There are no queries, no keys and no position vectors: the
+    matrices are the only thing that knows the positions.
+
+    Shapes:
+        x (B, L) letter indices → {relation: logits (B, L, len(LETTERS))}.
+    """
+
+    def __init__(self, d: int = 32, heads: int = 2) -> None:
+        super().__init__()
+        if heads <= 0 or d <= 0:
+            raise AttnLabError(f"need d > 0 and heads > 0, got d={d}, heads={heads}")
+        self.tok = nn.Embedding(len(LETTERS), d)
+        self.mix = nn.ModuleList(FixedMixing(d, N_POS) for _ in range(heads))
+        self.read = nn.ModuleDict({name: nn.Linear(d, len(LETTERS)) for name in RELATIONS})
+
+    def weights(self) -> torch.Tensor:
+        """Every fixed mixing's weights. Shapes: returns (H, L, L)."""
+        return torch.stack([m.weights(N_POS) for m in self.mix])  # (H, L, L)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if x.dim() != 2 or x.shape[1] != N_POS:
+            raise AttnLabError(f"x must be (B, {N_POS}) letter indices, got shape {tuple(x.shape)}")
+        h = self.tok(x)  # (B, L, d)
+        z = sum(m(h)[0] for m in self.mix)  # (B, L, d): the "heads" added up
+        return {name: read(z) for name, read in self.read.items()}  # each (B, L, letters)
+
+
 def _loss(model: Neighbours, g: torch.Generator) -> torch.Tensor:
     x = letter_sequences(BATCH, g)  # (BATCH, L)
     logits = model(x)
@@ -95,20 +133,24 @@ def _loss(model: Neighbours, g: torch.Generator) -> torch.Tensor:
     return torch.stack(losses).sum()
 
 
-def train_neighbours(steps: int = STEPS, seed: int = 0, heads: int = 2) -> Neighbours:
+def train_neighbours(
+    steps: int = STEPS, seed: int = 0, heads: int = 2, *, mixing: bool = False
+) -> Neighbours | MixingNeighbours:
     """A :class:`Neighbours` model with ``heads`` heads, trained for ``steps`` Adam steps from ``seed``.
 
     Adam with lr 1e-2 on 64 random sequences a step; the loss is the sum of both relations'
-    cross-entropies. ``seed`` seeds both the initial weights and the batches.
+    cross-entropies. ``seed`` seeds both the initial weights and the batches. ``mixing=True`` trains the
+    baseline :class:`MixingNeighbours` instead, in the same way.
 
     Shapes:
         the model maps (B, L) → {relation: (B, L, len(LETTERS))}.
     """
     torch.manual_seed(seed)  # the initial weights
-    return fit(Neighbours(heads=heads), _loss, steps, lr=LR, seed=seed)
+    model = MixingNeighbours(heads=heads) if mixing else Neighbours(heads=heads)
+    return fit(model, _loss, steps, lr=LR, seed=seed, label="fixed mixing" if mixing else "training")
 
 
-def accuracy(model: Neighbours, x: torch.Tensor) -> dict[str, float]:
+def accuracy(model: Neighbours | MixingNeighbours, x: torch.Tensor) -> dict[str, float]:
     """For each relation, the share of positions whose letter it reports right.
 
     Shapes:
@@ -119,18 +161,22 @@ def accuracy(model: Neighbours, x: torch.Tensor) -> dict[str, float]:
     return {r: (logits[r].argmax(-1) == x[:, at]).float().mean().item() for r, at in RELATIONS.items()}
 
 
-def head_maps(model: Neighbours, x: torch.Tensor) -> torch.Tensor:
-    """Every head's weights, read with :func:`~attnlab.capture_attention`.
+def head_maps(model: Neighbours | MixingNeighbours, x: torch.Tensor) -> torch.Tensor:
+    """Every head's weights, read with :func:`~attnlab.capture_attention` (for the baseline, its fixed
+    mixings' weights, the same for every sequence).
 
     Shapes:
         x (B, L) → weights (B, H, L, L).
     """
+    if isinstance(model, MixingNeighbours):
+        with torch.no_grad():
+            return model.weights().expand(len(x), -1, -1, -1)  # (B, H, L, L)
     with torch.no_grad(), capture_attention(model) as maps:
         model(x)
     return maps["attn"]  # (B, H, L, L)
 
 
-def head_alignment(model: Neighbours, x: torch.Tensor) -> dict[str, list[float]]:
+def head_alignment(model: Neighbours | MixingNeighbours, x: torch.Tensor) -> dict[str, list[float]]:
     """For each relation, per head: how often a query looks hardest at the position the relation names.
 
     Shapes:

@@ -6,6 +6,10 @@ the English word at source position 6 − j, so the right cross-attention map is
 (:data:`ALIGN`): a reversed diagonal that never looks at the markers. The :class:`Translator` has one
 cross-attention head and nothing else that could carry a word, so it can translate only by looking at
 the right English word.
+
+The reversal is the same for every sentence: a positional task. :class:`MixingTranslator` is the baseline
+that shows it, a learned L×S matrix of weights in place of the cross-attention (no queries, no keys, no
+position vectors); ``train_translator(mixing=True)`` trains it, and it translates too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from torch import nn
 from ..capture import capture_attention
 from ..errors import AttnLabError
 from ..mha import MultiHeadAttention
+from ..models.mixing import FixedMixing
 from ..training import fit
 
 __all__ = [
@@ -25,6 +30,7 @@ __all__ = [
     "L_TGT",
     "SOURCE_VOCAB",
     "S_SRC",
+    "MixingTranslator",
     "Translator",
     "alignment",
     "scores",
@@ -89,36 +95,69 @@ class Translator(nn.Module):
         return self.out(self.cross(queries, memory, memory, need_weights=False)[0])  # (B, L, len(FRENCH))
 
 
+class MixingTranslator(nn.Module):
+    """The baseline: source word embeddings, mixed by fixed weights, and the same read-out.
+
+    The weights are the first L rows of a :class:`~attnlab.models.mixing.FixedMixing` over the S source
+    positions: an L×S matrix, row-softmaxed, the same for every sentence, with the mixing's value map.
+    There are no queries, no keys and no position vectors.
+
+    Shapes:
+        source (B, S) word indices → logits (B, L, len(FRENCH)).
+    """
+
+    def __init__(self, d_src: int = 24) -> None:
+        super().__init__()
+        self.src_tok = nn.Embedding(len(SOURCE_VOCAB), d_src)
+        self.mix = FixedMixing(d_src, S_SRC)
+        self.out = nn.Linear(d_src, len(FRENCH))
+
+    def weights(self) -> torch.Tensor:
+        """The fixed weights of the L target positions over the S source positions. Shapes: (L, S)."""
+        return self.mix.weights(S_SRC)[:L_TGT]  # (L, S)
+
+    def forward(self, source: torch.Tensor) -> torch.Tensor:
+        if source.dim() != 2 or source.shape[1] != S_SRC:
+            raise AttnLabError(f"source must be (B, {S_SRC}) word indices, got shape {tuple(source.shape)}")
+        values = self.mix.W_V(self.src_tok(source))  # (B, S, d_src)
+        return self.out(self.weights() @ values)  # (B, L, len(FRENCH))
+
+
 def _loss(model: Translator, g: torch.Generator) -> torch.Tensor:
     source, target = sentence_pairs(BATCH, g)  # (BATCH, S), (BATCH, L)
     return nn.functional.cross_entropy(model(source).flatten(0, 1), target.flatten())
 
 
-def train_translator(steps: int = STEPS, seed: int = 0) -> Translator:
+def train_translator(steps: int = STEPS, seed: int = 0, *, mixing: bool = False) -> Translator | MixingTranslator:
     """A :class:`Translator` trained for ``steps`` Adam steps (lr 1e-2, 64 pairs a step) from ``seed``.
 
     ``seed`` seeds both the initial weights and the batches, so a seed gives one model, bit for bit, on
-    one machine.
+    one machine. ``mixing=True`` trains the baseline :class:`MixingTranslator` instead, in the same way.
 
     Shapes:
         the model maps (B, S) → (B, L, len(FRENCH)).
     """
     torch.manual_seed(seed)  # the initial weights
-    return fit(Translator(), _loss, steps, lr=LR, seed=seed)
+    model = MixingTranslator() if mixing else Translator()
+    return fit(model, _loss, steps, lr=LR, seed=seed, label="fixed mixing" if mixing else "training")
 
 
-def alignment(model: Translator, source: torch.Tensor) -> torch.Tensor:
-    """The cross-attention map of the one head, read with :func:`~attnlab.capture_attention`.
+def alignment(model: Translator | MixingTranslator, source: torch.Tensor) -> torch.Tensor:
+    """The cross-attention map of the one head, read with :func:`~attnlab.capture_attention` (for the
+    baseline, its fixed weights, the same for every sentence).
 
     Shapes:
         source (B, S) → weights (B, L, S).
     """
+    if isinstance(model, MixingTranslator):
+        with torch.no_grad():
+            return model.weights().expand(len(source), -1, -1)  # (B, L, S)
     with torch.no_grad(), capture_attention(model) as maps:
         model(source)
     return maps["cross"][:, 0]  # (B, L, S): the one head
 
 
-def scores(model: Translator, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+def scores(model: Translator | MixingTranslator, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
     """How well ``model`` aligns and translates: shares of target words over the whole batch.
 
     ``aligned``: the word looks hardest at the source word it translates (:data:`ALIGN`);

@@ -1,8 +1,9 @@
-"""Chapter 2's claims: the translator's cross-attention aligns, and heads divide the neighbour task.
+"""Chapter 2's claims: the translator's cross-attention aligns, heads divide the neighbour task, and both
+tasks are positional: fixed-mixing baselines, with no queries or keys, solve them too.
 
 ``measure(seed)`` trains the chapter's models from ``seed`` with the chapter's own calls: the translator
-(150 steps), the two-head neighbour model (200 steps) and the one-head model of exercise 3 (200 steps),
-and evaluates them on the chapter's test sets.
+(150 steps), the two-head neighbour model (200 steps), the one-head model of exercise 3 (200 steps) and
+the fixed-mixing baselines of both tasks (150 and 200 steps), and evaluates them on the chapter's test sets.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ CLAIMS = (
         "neighbours_one_head_one_average",
         "one head: both relations' logits average per-token answers with the head's one row (largest error)",
         high=1e-4,
+    ),
+    Claim("translator_mixing_translated", "the fixed-mixing translator translates the words right", low=0.99),
+    Claim("translator_mixing_aligned", "the fixed translator map's rows look hardest at the right word", low=0.99),
+    Claim("neighbours_mixing_accuracy", "two fixed mixings report both neighbours (the lower accuracy)", low=0.95),
+    Claim("neighbours_mixing_split", "the two relations go to different fixed matrices (1 = yes)", low=1),
+    Claim(
+        "neighbours_mixing_looks", "each relation's fixed matrix looks hardest at its position (the lower)", low=0.95
     ),
     Claim("neighbours_averaged_half", "averaged map: rows with 0.4-0.6 on each neighbour (the lower share)", low=0.95),
 )
@@ -65,6 +73,17 @@ def measure(seed: int) -> dict[str, float]:
         logits_one = one_head(test)
         errors = [(logits_one[r] - w_one @ read(answers)).abs().max().item() for r, read in one_head.read.items()]
     values["neighbours_one_head_one_average"] = max(errors)
+
+    fixed_translator = translation.train_translator(150, seed=seed, mixing=True)
+    fixed_score = translation.scores(fixed_translator, test_src, test_tgt)
+    values["translator_mixing_translated"] = fixed_score["translated"]
+    values["translator_mixing_aligned"] = fixed_score["aligned"]
+    fixed = neighbours.train_neighbours(200, seed=seed, mixing=True)
+    values["neighbours_mixing_accuracy"] = min(neighbours.accuracy(fixed, test).values())
+    fixed_looks = neighbours.head_alignment(fixed, test)
+    fixed_head_of = neighbours.serving_heads(fixed_looks)
+    values["neighbours_mixing_split"] = float(set(fixed_head_of.values()) == {0, 1})
+    values["neighbours_mixing_looks"] = min(fixed_looks[r][i] for r, i in fixed_head_of.items())
 
     mean_w = neighbours.head_maps(model, test).mean(dim=1)  # (B, L, L): averaged over the heads
     at = torch.arange(neighbours.N_POS)
