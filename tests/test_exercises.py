@@ -17,6 +17,12 @@ MISTAKES = [(i, m) for i in IDS for m in ex.get(i).mistakes]
 
 # The key phrase of the message for each registered mistake: the wording the reader sees, pinned.
 PINNED = {
+    ("cross_frame_macs", "no_message"): "IFA runs over l + 1 tokens",
+    ("cross_frame_macs", "no_cfa"): "CFA is missing",
+    ("cross_frame_macs", "no_ifa"): "IFA is missing",
+    ("cross_frame_macs", "one_product"): "you counted one of the two products",
+    ("cross_frame_macs", "flops"): "that counts FLOPs, 2 per multiply-accumulate",
+    ("cross_frame_macs", "joint"): "that is joint space-time attention",
     ("sinusoidal_positions", "swapped"): "sine and cosine are swapped",
     ("sinusoidal_positions", "halves"): "all the sines come first and all the cosines after",
     ("sinusoidal_positions", "column_index"): "the odd columns use exponent (2i+1)/D",
@@ -561,3 +567,28 @@ def test_passing_the_result_instead_of_the_function_is_explained():
     result = ex.check("causal_mask", torch.ones(3, 3, dtype=torch.bool))
     assert not result.passed
     assert result.message.startswith("check needs your function itself, not what it returned (Tensor)")
+
+
+@pytest.mark.parametrize(("b", "T", "n_tok", "d", "heads"), [(2, 6, 10, 32, 2), (1, 8, 50, 64, 4)])
+def test_cross_frame_macs_reference_agrees_with_the_flop_counter(b, T, n_tok, d, heads):
+    """The exercise's count is what torch's FlopCounterMode sees of one block's Q Kᵀ and A V (bmm)."""
+    from attnlab import CrossFrameAttentionBlock, count_flops
+
+    block = CrossFrameAttentionBlock(d, heads, T=T).eval()
+    flops = count_flops(block, torch.randn(n_tok, b * T, d))
+    assert flops["aten.bmm"] == 2 * ex.get("cross_frame_macs").reference(b, T, n_tok, d)
+
+
+@pytest.mark.parametrize("answer_id", ["fixed_mixing_reach", "causal_mask_leaks_position"])
+def test_open_answers_reveal_and_their_code_runs(answer_id):
+    """An open exercise's revealed answer is shown folded, and its self-contained code runs as shown."""
+    shown = ex.reveal(answer_id)
+    assert shown.source and shown.explanation and "<details" in shown._repr_html_()
+    exec(compile(shown.source, answer_id, "exec"), {})  # its asserts are the answer's claims
+
+
+def test_every_open_answer_reveals():
+    from attnlab.exercises._solutions import OPEN
+
+    for answer_id in OPEN:
+        assert ex.reveal(answer_id).title == OPEN[answer_id][0]

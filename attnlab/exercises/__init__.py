@@ -42,6 +42,7 @@ from . import (
 )
 from ._core import Case, Exercise, Mistake, Result, run_check
 from ._reveal import Solution, worked_solution
+from ._solutions import OPEN
 
 __all__ = ["Case", "Exercise", "Mistake", "Result", "Solution", "check", "describe", "get", "ids", "reveal"]
 
@@ -85,7 +86,11 @@ def reveal(exercise_id: str) -> Solution:
     """The worked solution of an exercise: its source and a short explanation.
 
     Returns a :class:`Solution`; in a notebook it displays as a collapsed toggle, so that the answer
-    is seen only by a reader who opens it, and as text it prints the source and the explanation.
+    is seen only by a reader who opens it, and as text it prints the source and the explanation. Open
+    exercises, which no function can check (predict, then measure), have an answer here too.
     Raises :class:`AttnLabError` for an unknown ``exercise_id``.
     """
+    if exercise_id in OPEN:  # an open exercise: no function to check, an answer to show
+        title, source, explanation = OPEN[exercise_id]
+        return Solution(exercise_id, title, source, explanation)
     return worked_solution(get(exercise_id))

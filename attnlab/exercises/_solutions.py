@@ -3,6 +3,10 @@ not carry its own (``Exercise.solution`` and ``Exercise.explanation`` take prece
 
 Each entry is the solution as a reader would write it, self-contained (it needs only ``torch`` and
 ``math``), and a few sentences on why it is right. The tests run every one through ``check``.
+
+``OPEN`` holds the answers of the open exercises, those no function can check (predict, then measure;
+show that something holds): a title, code that shows the answer (self-contained: ``torch`` and
+``attnlab``; the tests run it) and the explanation.
 """
 
 from __future__ import annotations
@@ -154,5 +158,75 @@ SOLUTIONS: dict[str, tuple[str, str]] = {
         "Each sum is relative to its own block's maximum; to add them, rescale both to the new "
         "maximum m by exp(m_i - m). A query that saw only masked keys has m = -inf, where the rescaling "
         "would be exp(NaN): it keeps (-inf, 0).",
+    ),
+}
+
+
+OPEN: dict[str, tuple[str, str, str]] = {
+    "fixed_mixing_reach": (
+        "What a causal fixed-mixing matrix can do",
+        """import torch
+from attnlab.models.mixing import FixedMixing
+
+L = 8
+x = torch.randn(4, L, 3, generator=torch.Generator().manual_seed(2))
+mix = FixedMixing(3, L, causal=True, value=False)  # z = softmax(M) x, no value map
+rows = torch.arange(L)
+with torch.no_grad():
+    mix.logits.fill_(-30.0)
+    mix.logits[rows[2:], rows[2:] - 2] = 30.0  # two back: row i -> column i - 2
+    torch.testing.assert_close(mix(x)[0][:, 2:], x[:, :-2])
+    mix.logits.fill_(-30.0)
+    mix.logits[:, 0] = 30.0  # the first token: every row -> column 0
+    torch.testing.assert_close(mix(x)[0], x[:, :1].expand(-1, L, -1))
+    # Two ahead would need column i + 2 of row i, which the causal mask hides:
+    assert (mix.weights(L).triu(1) == 0).all()""",
+        "Two back and the first token, yes; two ahead, no: row i never sees column i + 2. Every one of "
+        "these maps is the same for every input, which is why a fixed matrix can hold it.",
+    ),
+    "causal_mask_leaks_position": (
+        "A causal mask already leaks position",
+        """import torch
+import attnlab
+
+g = torch.Generator().manual_seed(4)
+X = torch.randn(6, 8, generator=g)
+W_Q, W_K, W_V = torch.randn(3, 8, 8, generator=g)
+order = torch.randperm(6, generator=g)
+
+
+def causal_layer(X):
+    mask = attnlab.causal_mask(len(X))
+    return attnlab.scaled_dot_product_attention(X @ W_Q, X @ W_K, X @ W_V, mask)
+
+
+def plain_layer(X):
+    return attnlab.scaled_dot_product_attention(X @ W_Q, X @ W_K, X @ W_V)
+
+
+torch.testing.assert_close(plain_layer(X[order]), plain_layer(X)[order])  # equivariant
+assert not torch.allclose(causal_layer(X[order]), causal_layer(X)[order])  # not""",
+        "Without a mask, permuting the tokens permutes the outputs. With the causal mask, token i averages "
+        "over the i + 1 tokens before it, so the first token's output is its own value and the last one's "
+        "an average over all: how many tokens a token sees tells it where it sits, and a decoder with no "
+        "position encoding can use that.",
+    ),
+    "order_in_xclip": (
+        "Where order gets into X-CLIP",
+        """import copy
+
+blind = copy.deepcopy(xclip)  # the chapter's trained X-CLIP (order task)
+with torch.no_grad():
+    blind.mit.positional_embedding.zero_()
+    acc_blind = accuracy_of(blind, test_x, test_y)
+    same = blind(test_x[PAIRS:])  # the reversed halves
+    assert_close(blind(test_x[:PAIRS]), same, atol=1e-4, rtol=1e-4)  # video = reversal
+print(f"{acc_blind:.0%}")  # 50 %""",
+        "50 %, by construction. With its positions zeroed, MIT is a Transformer over the T frame features "
+        "with nothing that tells one frame from another, followed by a mean over frames: it ignores their "
+        "order. The cross-frame encoder is permutation-equivariant over frames. So a video and its "
+        "reversal get the same logits, and the paired test set holds each video both ways with opposite "
+        "labels: one of each pair is right, whatever the weights. Frame order enters X-CLIP only through "
+        "MIT's positional embedding.",
     ),
 }

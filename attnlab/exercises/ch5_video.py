@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, Mistake, describe_args
 
 __all__ = ["EXERCISES"]
 
@@ -192,4 +192,67 @@ _APPEND_MESSAGE = Exercise(
     ),
 )
 
-EXERCISES = (_FRAME_SPLIT, _MESSAGE_TOKENS, _APPEND_MESSAGE)
+
+def _cross_frame_macs(b: int, T: int, n_tok: int, d: int) -> int:
+    cfa = 2 * b * T * T * d  # Q Kᵀ and A V over the T messages of each video, all heads together
+    ifa = 2 * b * T * (n_tok + 1) ** 2 * d  # over the l + 1 tokens of each frame, message included
+    return cfa + ifa
+
+
+_CROSS_FRAME_MACS = Exercise(
+    id="cross_frame_macs",
+    chapter=5,
+    title="What one cross-frame block's attention costs",
+    signature="solution(b, T, n_tok, d) -> int",
+    shapes="b videos, T frames, n_tok = l tokens per frame (class token included), width d → a number",
+    task="Count the multiply-accumulates (MACs) of the matrix products Q Kᵀ and A V in one cross-frame "
+    "block: CFA over the T message tokens of each video, and IFA over each frame's tokens with its message "
+    "appended. The heads split the width d, so all heads together take as many MACs as one head of width d.",
+    reference=_cross_frame_macs,
+    cases=lambda: [
+        Case(row, describe_args(("b", "T", "n_tok", "d"), row))
+        for row in ((1, 8, 50, 768), (2, 6, 10, 32), (3, 16, 197, 64))
+    ],
+    mistakes=(
+        Mistake(
+            "no_message",
+            lambda b, T, n, d: 2 * b * T * T * d + 2 * b * T * n * n * d,
+            "IFA runs over l + 1 tokens: each frame's message token is appended before it",
+        ),
+        Mistake(
+            "no_cfa",
+            lambda b, T, n, d: 2 * b * T * (n + 1) ** 2 * d,
+            "CFA is missing: the T message tokens of each video attend to each other too",
+        ),
+        Mistake(
+            "no_ifa",
+            lambda b, T, n, d: 2 * b * T * T * d,
+            "IFA is missing: every frame also attends within itself, over its l + 1 tokens",
+        ),
+        Mistake(
+            "one_product",
+            lambda b, T, n, d: _cross_frame_macs(b, T, n, d) // 2,
+            "you counted one of the two products: Q Kᵀ and A V each take the same number of MACs",
+        ),
+        Mistake(
+            "flops",
+            lambda b, T, n, d: 2 * _cross_frame_macs(b, T, n, d),
+            "that counts FLOPs, 2 per multiply-accumulate: the exercise asks for MACs",
+        ),
+        Mistake(
+            "joint",
+            lambda b, T, n, d: 2 * b * (T * n) ** 2 * d,
+            "that is joint space-time attention over all T·l tokens of a video, not one cross-frame block",
+        ),
+    ),
+    output="number",
+    solution="""def my_cross_frame_macs(b, T, n_tok, d):
+    cfa = 2 * b * T * T * d  # Q Kᵀ and A V over T messages, per video
+    ifa = 2 * b * T * (n_tok + 1) ** 2 * d  # over l + 1 tokens, per frame
+    return cfa + ifa""",
+    explanation="Attention over n tokens of width d takes n·n·d MACs for Q Kᵀ and as many for A V, whatever "
+    "the number of heads (they split d). CFA does that for each of the b videos with n = T messages; IFA for "
+    "each of the b·T frames with n = l + 1, the message appended.",
+)
+
+EXERCISES = (_FRAME_SPLIT, _MESSAGE_TOKENS, _APPEND_MESSAGE, _CROSS_FRAME_MACS)
