@@ -75,7 +75,8 @@ def test_every_included_source_file_exists():
 @pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
 def test_no_stored_output_shows_a_failed_exercise_and_no_cell_runs_a_worked_solution(path):
     """An untouched stub is stored neutral ("your answer goes here"), never as a red failure; a worked
-    solution is behind reveal(id), not run in a hidden cell under its task."""
+    solution is behind reveal(id), or in the "Worked answers" at the end of the page, never run in a
+    hidden cell right under its task."""
     cells = json.loads(path.read_text())["cells"]
     for index, cell in enumerate(cells):
         if cell["cell_type"] != "code":
@@ -91,3 +92,11 @@ def test_no_stored_output_shows_a_failed_exercise_and_no_cell_runs_a_worked_solu
         assert not ("check(" in source and "assert result.passed" in source), (
             f"{path.name} cell {index} runs a worked solution under its task: use reveal(id)"
         )
+    exercises = next((i for i, c in enumerate(cells) if "## Exercises" in "".join(c["source"])), len(cells))
+    answers = next((i for i, c in enumerate(cells) if "## Worked answers" in "".join(c["source"])), len(cells))
+    hidden = [
+        i
+        for i, c in enumerate(cells[exercises:answers], start=exercises)
+        if c["cell_type"] == "code" and "hide-input" in c.get("metadata", {}).get("tags", [])
+    ]
+    assert not hidden, f"{path.name}: hidden worked cells {hidden} run right under their tasks"
