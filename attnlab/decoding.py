@@ -128,6 +128,11 @@ def _check_tokens(model: nn.Module, tokens: Tensor, attention_mask: Tensor | Non
     return attention_mask.bool()
 
 
+def _embed(model: nn.Module, tokens: Tensor, positions: Tensor) -> Tensor:
+    """Token plus position embeddings, as the decoder's forward adds them: (B, L), (B, L) → (B, L, d)."""
+    return model.tok(tokens) + model.pos(positions)
+
+
 def positions_from_mask(attention_mask: Tensor) -> Tensor:
     """Each token's position among the real tokens of its row: 0 at the first real token.
 
@@ -172,7 +177,7 @@ def full_logits(
         positions = positions_from_mask(real)
     elif positions.shape != tokens.shape:
         raise AttnLabError(f"positions of shape {_shape(positions)} do not match tokens of shape {_shape(tokens)}")
-    h = model.tok(tokens) + model.pos(positions)  # (B, L, d)
+    h = _embed(model, tokens, positions)  # (B, L, d)
     blocked = to_mha_mask(causal_mask(tokens.shape[1], device=tokens.device))  # (L, S), True = blocked
     z = model.attn(h, h, h, attn_mask=blocked, key_padding_mask=~real, need_weights=False)[0]  # (B, L, d)
     return model.out(z)  # (B, L, V)
@@ -193,7 +198,7 @@ def decode_step(
             f"token {_shape(token)} and position {_shape(position)}"
         )
     keep = torch.ones_like(token, dtype=torch.bool) if keep is None else keep.bool()
-    h = (model.tok(token) + model.pos(position))[:, None, :]  # (B, 1, d): the new token only
+    h = _embed(model, token[:, None], position[:, None])  # (B, 1, d): the new token only
     q, k, v, _ = project_heads(model.attn, h)  # (B, H, 1, E) each
     cache = cache.append(k, v, keep, position)
     # (B, H, 1, E): the new query over every cached key; the cache holds no future, so no causal mask
@@ -278,7 +283,7 @@ def check_cache(
         raise AttnLabError(
             f"the cache holds {len(cache)} entries for {cache.keys.shape[0]} sequences, the tokens are {_shape(tokens)}"
         )
-    h = model.tok(tokens) + model.pos(positions_from_mask(real))  # (B, S, d)
+    h = _embed(model, tokens, positions_from_mask(real))  # (B, S, d)
     with torch.no_grad():
         _, k, v, _ = project_heads(model.attn, h)  # (B, H, S, E) each
     wrong = ((cache.keys - k).abs().amax((1, 3)) > atol) | ((cache.values - v).abs().amax((1, 3)) > atol)  # (B, S)

@@ -1,21 +1,15 @@
-"""Exercises of chapter 1b, positional information: the sinusoidal table and rotary embeddings.
-
-Until this module is registered in :mod:`attnlab.exercises`, :func:`check` and :func:`describe` here run
-its exercises the same way ``attnlab.exercises.check`` runs the others.
-"""
+"""Exercises of chapter 1b, positional information: the sinusoidal table and rotary embeddings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
-from ..errors import AttnLabError
 from ..positions import apply_rope, sinusoidal_positions
-from ._core import Case, Exercise, Mistake, Result, run_check, seeded_cases
+from ._core import Case, Exercise, Mistake, seeded_cases
 
-__all__ = ["EXERCISES", "check", "describe"]
+__all__ = ["EXERCISES"]
 
 _BASE = 10000.0
 
@@ -172,23 +166,3 @@ _ROPE = Exercise(
 )
 
 EXERCISES = (_SINUSOIDAL, _ROPE)
-_BY_ID = {ex.id: ex for ex in EXERCISES}
-
-
-def describe(exercise_id: str) -> str:
-    """The task as text: title, chapter, the signature your function must have, its shapes, what to do."""
-    return _get(exercise_id).describe()
-
-
-def check(exercise_id: str, solution: Callable[..., Any]) -> Result:
-    """Run ``solution`` on the exercise's seeded cases and say whether, and how, it is wrong.
-
-    The same as ``attnlab.exercises.check``, for this module's exercises.
-    """
-    return run_check(_get(exercise_id), solution)
-
-
-def _get(exercise_id: str) -> Exercise:
-    if exercise_id not in _BY_ID:
-        raise AttnLabError(f"unknown exercise {exercise_id!r}; this chapter's exercises: {', '.join(_BY_ID)}")
-    return _BY_ID[exercise_id]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import AttnLabError, _shape
+from ..masks import causal_mask
 
 __all__ = ["FixedMixing"]
 
@@ -57,7 +58,7 @@ class FixedMixing(nn.Module):
             )
         logits = self.logits[:length, :length]  # (L, L)
         if self.causal:
-            future = torch.ones(length, length, dtype=torch.bool, device=logits.device).triu(1)
+            future = ~causal_mask(length, device=logits.device)  # (L, L), True above the diagonal
             logits = logits.masked_fill(future, float("-inf"))  # row i sees 0 … i
         return torch.softmax(logits, dim=-1)  # (L, L)
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import AttnLabError, _shape
+from ..functional import attention_weights
 from ..models.mixing import FixedMixing
 from ..positions import apply_rope, sinusoidal_positions
 from ..training import fit
@@ -135,7 +136,7 @@ class CopyBack(nn.Module):
         q, k = self.W_Q(X), self.W_K(X)  # (B, L, d) each
         if self.encoding == "rotary":
             q, k = apply_rope(q), apply_rope(k)  # rotated by their positions
-        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.d), dim=-1)  # (B, L, L)
+        weights = attention_weights(q, k)  # (B, L, L): softmax(q kᵀ / √d), attnlab's
         return self.read_out(weights @ self.W_V(X)), weights  # (B, L, V), (B, L, L)
 
 
