@@ -10,9 +10,15 @@ Tokens are random letters from an alphabet of :data:`V` = 8, in sequences of :da
 :class:`OneHead` can only answer by looking (embeddings, one head, a read-out, no residual path), so what
 it learns shows in its map: :func:`alignment` says how often each query looks hardest at key t + offset.
 
+Both tasks are positional: position t always reads key t - 2, or t + 1, whatever the letters.
+:class:`MixingHead` is the baseline that shows it: the same token embeddings and read-out around a
+:class:`~attnlab.models.mixing.FixedMixing` (one learned L×L matrix of weights, the same for every sequence;
+no queries, keys or position vectors). ``train(..., mixing=True)`` trains it as :class:`OneHead` is trained.
+
     from attnlab.tasks import copying
     cheater = copying.train(copying.next_token, causal=False)
     accuracy, maps = copying.evaluate(cheater, copying.next_token, copying.held_out())
+    fixed = copying.train(copying.next_token, causal=False, mixing=True)  # the baseline
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from ..capture import capture_attention
 from ..errors import AttnLabError
 from ..masks import causal_mask, combine_masks, padding_mask, to_mha_mask
 from ..mha import MultiHeadAttention
+from ..models.mixing import FixedMixing
 from ..training import fit
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "LETTERS",
     "MASK_KINDS",
     "UNDEFINED",
+    "MixingHead",
     "OneHead",
     "V",
     "alignment",
@@ -45,6 +53,7 @@ __all__ = [
     "random_tokens",
     "target_probability",
     "train",
+    "weight_on",
 ]
 
 V, LEN = 8, 12  # alphabet size, sequence length
@@ -113,28 +122,88 @@ class OneHead(nn.Module):
         return self.out(z)  # (B, L, V)
 
 
-def train(task: Task, causal: bool, steps: int = 150, seed: int = 0, *, lr: float = 1e-2) -> OneHead:
-    """A :class:`OneHead` initialised from ``seed`` and trained on ``task`` for ``steps`` steps of 64."""
+class MixingHead(nn.Module):
+    """The baseline beside :class:`OneHead`: token embeddings, a fixed mixing, the same read-out.
+
+    The head is replaced by a :class:`~attnlab.models.mixing.FixedMixing`: one learned L×L matrix of logits,
+    row-softmaxed, the same for every sequence, with its value map. There are no queries, no keys and no
+    position vectors: the matrix is the only thing that knows the positions. ``causal=True`` hides the
+    future, row t mixing positions 0 … t only, as :class:`OneHead`'s causal mask does.
+
+    ``forward`` takes no mask: the weights are fixed when the model is built (``causal``), and passing a
+    ``mask`` raises :class:`AttnLabError`, so :func:`target_probability` under another mask is for
+    :class:`OneHead` only.
+
+    Shapes:
+        x (B, L) tokens → logits (B, L, V); :meth:`weights` → (L, S).
+    """
+
+    def __init__(self, causal: bool, d: int = 32) -> None:
+        super().__init__()
+        self.causal = causal
+        self.tok = nn.Embedding(V, d)
+        self.mix = FixedMixing(d, LEN, causal=causal)
+        self.out = nn.Linear(d, V)
+
+    def weights(self) -> Tensor:
+        """The mixing weights, the same for every sequence; each row sums to 1. Shapes: returns (L, S)."""
+        return self.mix.weights(LEN)  # (L, S)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        _check_tokens(x)
+        if mask is not None:
+            raise AttnLabError(
+                f"MixingHead takes no mask: its weights are one fixed matrix (causal={self.causal}), "
+                f"got a mask of shape {tuple(mask.shape)}"
+            )
+        z, _ = self.mix(self.tok(x))  # (B, L, d)
+        return self.out(z)  # (B, L, V)
+
+
+def train(
+    task: Task, causal: bool, steps: int = 150, seed: int = 0, *, lr: float = 1e-2, mixing: bool = False
+) -> OneHead | MixingHead:
+    """A :class:`OneHead` initialised from ``seed`` and trained on ``task`` for ``steps`` steps of 64.
+
+    ``mixing=True`` trains the baseline :class:`MixingHead` instead, with the same ``causal``, steps,
+    learning rate and batches.
+    """
     torch.manual_seed(seed)
-    model = OneHead(causal)
+    model = MixingHead(causal) if mixing else OneHead(causal)
 
     def loss(model: nn.Module, g: torch.Generator) -> Tensor:
         x = random_tokens(64, g)  # (B, L)
         return F.cross_entropy(model(x).flatten(0, 1), task(x).flatten(), ignore_index=UNDEFINED)
 
-    return fit(model, loss, steps, lr=lr, seed=seed)
+    return fit(model, loss, steps, lr=lr, seed=seed, label="fixed mixing" if mixing else "training")
 
 
-def evaluate(model: OneHead, task: Task, x: Tensor) -> tuple[float, Tensor]:
+def evaluate(model: OneHead | MixingHead, task: Task, x: Tensor) -> tuple[float, Tensor]:
     """Accuracy on the defined positions of ``task`` over ``x``, and the head's maps.
+
+    For a :class:`MixingHead` the maps are its fixed weights, the same for every sequence, expanded over
+    the batch.
 
     Shapes:
         x (B, L) → accuracy, maps (B, L, S).
     """
     y = task(x)
-    with torch.no_grad(), capture_attention(model) as maps:
+    with torch.no_grad(), capture_attention(model) as captured:
         predicted = model(x).argmax(-1)  # (B, L)
-    return (predicted == y)[y != UNDEFINED].float().mean().item(), maps["attn"][:, 0]
+        fixed = model.weights() if isinstance(model, MixingHead) else None  # (L, S)
+    maps = captured["attn"][:, 0] if fixed is None else fixed.expand(len(x), -1, -1)  # (B, L, S)
+    return (predicted == y)[y != UNDEFINED].float().mean().item(), maps
+
+
+def _rows(maps: Tensor, offset: int) -> Tensor:
+    """The queries t whose key t + ``offset`` lies inside the sequence. Shapes: maps (B, L, S) → (n,)."""
+    if maps.dim() != 3 or maps.shape[-2:] != (LEN, LEN):
+        raise AttnLabError(f"expected maps of shape (B, {LEN}, {LEN}), got {tuple(maps.shape)}")
+    t = torch.arange(LEN)
+    rows = t[(t + offset >= 0) & (t + offset < LEN)]  # (n,)
+    if not len(rows):
+        raise AttnLabError(f"offset {offset} leaves no key inside a sequence of {LEN}")
+    return rows
 
 
 def alignment(maps: Tensor, offset: int) -> float:
@@ -143,13 +212,18 @@ def alignment(maps: Tensor, offset: int) -> float:
     Shapes:
         maps (B, L, S) → a share in [0, 1].
     """
-    if maps.dim() != 3 or maps.shape[-2:] != (LEN, LEN):
-        raise AttnLabError(f"expected maps of shape (B, {LEN}, {LEN}), got {tuple(maps.shape)}")
-    t = torch.arange(LEN)
-    rows = (t + offset >= 0) & (t + offset < LEN)
-    if not rows.any():
-        raise AttnLabError(f"offset {offset} leaves no key inside a sequence of {LEN}")
-    return (maps.argmax(-1)[:, rows] == (t + offset)[rows]).float().mean().item()
+    rows = _rows(maps, offset)  # (n,)
+    return (maps.argmax(-1)[:, rows] == rows + offset).float().mean().item()
+
+
+def weight_on(maps: Tensor, offset: int) -> float:
+    """The mean weight a query gives key t + ``offset``, over the rows where that key exists.
+
+    Shapes:
+        maps (B, L, S) → a weight in [0, 1].
+    """
+    rows = _rows(maps, offset)  # (n,)
+    return maps[:, rows, rows + offset].mean().item()  # maps[:, (n,), (n,)] is (B, n)
 
 
 def mask_kind(kind: str, n_real: int = LEN) -> Tensor | None:
@@ -173,7 +247,7 @@ def mask_kind(kind: str, n_real: int = LEN) -> Tensor | None:
     }[kind]
 
 
-def target_probability(model: OneHead, task: Task, x: Tensor, mask: Tensor | None = None) -> Tensor:
+def target_probability(model: OneHead | MixingHead, task: Task, x: Tensor, mask: Tensor | None = None) -> Tensor:
     """The probability ``model`` gives the true target at each position, averaged over the sequences.
 
     ``mask`` replaces the model's own (see :class:`OneHead`); positions without a target are NaN.

@@ -1,5 +1,6 @@
 """Chapter 3's claims: one head learns to copy under the causal mask, cheats without it, and the masks
-take the cheat away; the copier, used as a decoder, generates with a key/value cache exactly as with the
+take the cheat away; a fixed-mixing baseline with no queries or keys does as well on all three tasks (they are
+positional); the copier, used as a decoder, generates with a key/value cache exactly as with the
 full masked forward."""
 
 from __future__ import annotations
@@ -21,6 +22,20 @@ CLAIMS = (
     Claim("acc_cheat", "no mask, next token: accuracy ≥ 95 %", low=0.95),
     Claim("align_cheat", "no mask, next token: largest weight on key t+1 in ≥ 95 % of rows", low=0.95),
     Claim("acc_honest", "causal, next token: accuracy ≤ 20 % (chance 12.5 %)", high=0.2),
+    Claim("fixed_causal_zero", "both causal fixed mixings put exactly zero weight on every later key", low=1),
+    Claim("fixed_acc_copy", "fixed mixing, causal, copy two back: accuracy ≥ 95 %", low=0.95),
+    Claim(
+        "fixed_align_copy", "fixed mixing, causal, copy two back: largest weight on key t-2 in ≥ 95 % of rows", low=0.95
+    ),
+    Claim("fixed_acc_cheat", "fixed mixing, no mask, next token: accuracy ≥ 95 %", low=0.95),
+    Claim(
+        "fixed_align_cheat", "fixed mixing, no mask, next token: largest weight on key t+1 in ≥ 95 % of rows", low=0.95
+    ),
+    Claim("fixed_acc_honest", "fixed mixing, causal, next token: accuracy ≤ 20 % (chance 12.5 %)", high=0.2),
+    Claim("weight_copy", "the copier head: mean weight on key t-2 ≥ 95 %", low=0.95),
+    Claim("weight_cheat", "the cheater head: mean weight on key t+1 ≥ 95 %", low=0.95),
+    Claim("fixed_weight_copy", "fixed mixing, copy two back: mean weight on key t-2 ≤ 60 %", high=0.6),
+    Claim("fixed_weight_cheat", "fixed mixing, next token, no mask: mean weight on key t+1 ≤ 60 %", high=0.6),
     Claim("curve_open", "the cheater without a mask: p(true next token) > 0.9 at every position", low=0.9),
     Claim("curve_causal", "the cheater under the causal mask: p(true next token) < 0.3 everywhere", high=0.3),
     Claim(
@@ -133,6 +148,18 @@ def measure(seed: int) -> dict[str, float]:
     acc_copy, maps_copy = copying.evaluate(copier, copying.copy_two_back, test)
     acc_cheat, maps_cheat = copying.evaluate(cheater, copying.next_token, test)
     acc_honest, maps_honest = copying.evaluate(honest, copying.next_token, test)
+    setups = {  # name: (task, causal), as the chapter trains its fixed mixings
+        "copier": (copying.copy_two_back, True),
+        "cheater": (copying.next_token, False),
+        "honest": (copying.next_token, True),
+    }
+    fixed = {}
+    for name, (task, causal) in setups.items():
+        baseline = copying.train(task, causal, steps=150, seed=seed, mixing=True)
+        fixed[name] = copying.evaluate(baseline, task, test)
+    fixed_acc_copy, fixed_copy = fixed["copier"]
+    fixed_acc_cheat, fixed_cheat = fixed["cheater"]
+    fixed_acc_honest, fixed_honest = fixed["honest"]
     curves = {
         kind: copying.target_probability(cheater, copying.next_token, test, copying.mask_kind(kind, 8))[:-1]
         for kind in copying.MASK_KINDS
@@ -145,6 +172,16 @@ def measure(seed: int) -> dict[str, float]:
         "acc_cheat": acc_cheat,
         "align_cheat": copying.alignment(maps_cheat, +1),
         "acc_honest": acc_honest,
+        "fixed_causal_zero": float(all((maps.triu(1) == 0).all() for maps in (fixed_copy, fixed_honest))),
+        "fixed_acc_copy": fixed_acc_copy,
+        "fixed_align_copy": copying.alignment(fixed_copy, -2),
+        "fixed_acc_cheat": fixed_acc_cheat,
+        "fixed_align_cheat": copying.alignment(fixed_cheat, +1),
+        "fixed_acc_honest": fixed_acc_honest,
+        "weight_copy": copying.weight_on(maps_copy, -2),
+        "weight_cheat": copying.weight_on(maps_cheat, +1),
+        "fixed_weight_copy": copying.weight_on(fixed_copy, -2),
+        "fixed_weight_cheat": copying.weight_on(fixed_cheat, +1),
         "curve_open": curves["no mask"].min().item(),
         "curve_causal": curves["causal"].max().item(),
         "curve_causal_padding": curves["causal + padding"].max().item(),
