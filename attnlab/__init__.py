@@ -56,6 +56,7 @@ from .models import (
     load_xclip,
 )
 from .positions import apply_rope, rope_frequencies, rotate_half, sinusoidal_positions
+from .rollout import attention_rollout
 
 __version__ = "0.1.0"
 
@@ -86,6 +87,7 @@ __all__ = [
     "apply_rope",
     "attention_flops",
     "attention_logits",
+    "attention_rollout",
     "attention_traffic",
     "attention_weights",
     "available_devices",

@@ -1,6 +1,12 @@
-"""Synthetic videos for the video chapter, generated in code and seeded, with a known right answer.
+"""The book's data: real images that ship with attnlab, and synthetic videos with a known right answer.
 
-Two tasks, each built so that one kind of video model must fail it:
+Real data, offline and credited (``attnlab/assets/CREDITS.md``):
+
+- :func:`load_digits`: 1,797 handwritten digits of 8 × 8 pixels, the test set of the UCI optical
+  recognition of handwritten digits data (Alpaydin and Kaynak, 1998; CC BY 4.0), written by 13 people.
+- :func:`load_photo`: a public-domain NASA photograph (the astronaut Eileen Collins), 96 × 96 pixels.
+
+Two synthetic video tasks, each built so that one kind of video model must fail it:
 
 - :func:`moving_square_videos`: a square moves left or right. A left video is a right video with its
   frames reversed, so the two classes hold the same frames and only their *order* tells them apart.
@@ -13,13 +19,98 @@ patch (row-major index on a grid of ``patch``-pixel patches) that holds the obje
 
 from __future__ import annotations
 
+import gzip
+from importlib import resources
 from typing import NamedTuple
 
 import torch
 
 from .errors import _require
 
-__all__ = ["PALETTE", "PALETTE_NAMES", "VideoSet", "moving_square_videos", "plurality_colour_videos"]
+__all__ = [
+    "PALETTE",
+    "PALETTE_NAMES",
+    "Digits",
+    "VideoSet",
+    "load_digits",
+    "load_photo",
+    "moving_square_videos",
+    "plurality_colour_videos",
+    "split_digits",
+]
+
+DIGIT_COUNT, DIGIT_SIZE = 1797, 8  # the UCI test set that ships with attnlab: 1,797 images of 8 × 8
+
+
+class Digits(NamedTuple):
+    """Handwritten digits and their labels.
+
+    Shapes:
+        images (n, 8, 8) float in [0, 1] (ink is 1), labels (n,) int64 in 0..9
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+def _asset(name: str) -> bytes:
+    return resources.files("attnlab").joinpath("assets", name).read_bytes()
+
+
+def load_digits() -> Digits:
+    """All 1,797 handwritten digits that ship with attnlab, in the file's order.
+
+    Each pixel of the UCI data counts the ink in a 4 × 4 block of a 32 × 32 bitmap, 0 to 16; here it is
+    divided by 16, so 0 is paper and 1 is a block full of ink. Nothing is downloaded.
+
+    Shapes:
+        returns images (1797, 8, 8) float32 in [0, 1], labels (1797,) int64
+    """
+    rows = gzip.decompress(_asset("digits.csv.gz")).decode().split()
+    values = torch.tensor([[int(v) for v in row.split(",")] for row in rows])  # (1797, 65)
+    _require(
+        values.shape == (DIGIT_COUNT, DIGIT_SIZE**2 + 1),
+        f"the digits file should hold {DIGIT_COUNT} rows of 65 numbers, got {tuple(values.shape)}",
+    )
+    images = values[:, :-1].reshape(-1, DIGIT_SIZE, DIGIT_SIZE).float() / 16
+    return Digits(images, values[:, -1].long())
+
+
+def split_digits(test: int = 297, seed: int = 0) -> tuple[Digits, Digits]:
+    """The digits shuffled with ``seed`` and split into a training set and ``test`` held-out images.
+
+    The file does not say who wrote which digit, so the two sets share writers: the test measures new
+    images, not new handwriting.
+
+    Shapes:
+        returns train images (1797 - test, 8, 8), test images (test, 8, 8), with their labels
+    """
+    _require(0 < test < DIGIT_COUNT, f"test must be between 1 and {DIGIT_COUNT - 1} images, got {test}")
+    digits = load_digits()
+    order = torch.randperm(DIGIT_COUNT, generator=torch.Generator().manual_seed(seed))
+    held, kept = order[:test], order[test:]
+    return Digits(digits.images[kept], digits.labels[kept]), Digits(digits.images[held], digits.labels[held])
+
+
+def load_photo() -> torch.Tensor:
+    """A public-domain NASA photograph of the astronaut Eileen Collins, downscaled to 96 × 96 pixels.
+
+    Needs Pillow (it comes with matplotlib, part of ``attnlab[book]``).
+
+    Shapes:
+        returns (3, 96, 96) float32 in [0, 1]
+    """
+    try:
+        from PIL import Image
+    except ImportError as err:  # pragma: no cover - Pillow comes with matplotlib
+        raise ImportError("load_photo needs Pillow: pip install pillow (or attnlab[book])") from err
+    import io
+
+    import numpy as np
+
+    with Image.open(io.BytesIO(_asset("astronaut.png"))) as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255  # (96, 96, 3)
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).contiguous()  # (3, 96, 96)
 
 
 class VideoSet(NamedTuple):

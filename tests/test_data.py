@@ -100,3 +100,51 @@ def test_plurality_colour_cells_hold_the_square():
 def test_bad_arguments_say_what_was_expected(call, message):
     with pytest.raises(AttnLabError, match=message):
         call()
+
+
+# ---- real data that ships with attnlab ------------------------------------------------------------
+
+
+def test_load_digits_reads_the_uci_test_set():
+    from attnlab.data import load_digits
+
+    digits = load_digits()
+    assert digits.images.shape == (1797, 8, 8) and digits.images.dtype == torch.float32
+    assert digits.labels.shape == (1797,) and set(digits.labels.tolist()) == set(range(10))
+    assert digits.images.min() == 0 and digits.images.max() == 1  # 0..16 ink counts, over 16
+    assert torch.equal(digits.labels[:10], torch.arange(10))  # the file starts 0, 1, …, 9
+    # the first image is a zero: ink around an empty middle
+    zero = digits.images[0]
+    assert zero[3:5, 3:5].max() < 0.2 and zero[1:7, 1:7].sum() > 10
+    assert torch.equal(digits.labels.bincount(), torch.tensor([178, 182, 177, 183, 181, 182, 181, 179, 174, 180]))
+
+
+def test_split_digits_is_seeded_disjoint_and_complete():
+    from attnlab.data import load_digits, split_digits
+
+    train, test = split_digits(test=297, seed=0)
+    assert train.images.shape == (1500, 8, 8) and test.images.shape == (297, 8, 8)
+    again, _ = split_digits(test=297, seed=0)
+    other, _ = split_digits(test=297, seed=1)
+    assert torch.equal(train.images, again.images) and not torch.equal(train.images, other.images)
+    everything = torch.cat([train.images, test.images]).flatten(1)
+    assert everything.unique(dim=0).shape[0] == load_digits().images.flatten(1).unique(dim=0).shape[0]
+    with pytest.raises(AttnLabError, match="between 1 and 1796"):
+        split_digits(test=0)
+
+
+def test_load_photo_is_the_credited_astronaut():
+    from importlib import resources
+
+    from attnlab.data import load_photo
+
+    photo = load_photo()
+    assert photo.shape == (3, 96, 96) and photo.dtype == torch.float32
+    assert photo.min() >= 0 and photo.max() <= 1 and photo.std() > 0.1
+    assets = resources.files("attnlab").joinpath("assets")
+    credits = assets.joinpath("CREDITS.md").read_text()
+    shipped = [f.name for f in assets.iterdir() if f.name != "CREDITS.md" and not f.name.startswith(".")]
+    assert sorted(shipped) == ["astronaut.png", "digits.csv.gz"]
+    for name in shipped:
+        assert f"`{name}`" in credits  # every shipped file is credited
+    assert "CC BY 4.0" in credits and "public domain" in credits
