@@ -6,10 +6,11 @@ Real data, offline and credited (``attnlab/assets/CREDITS.md``):
   recognition of handwritten digits data (Alpaydin and Kaynak, 1998; CC BY 4.0), written by 13 people.
 - :func:`load_photo`: a public-domain NASA photograph (the astronaut Eileen Collins), 96 × 96 pixels.
 
-Two synthetic video tasks, each built so that one kind of video model must fail it:
+Video tasks with a known right answer, each built so that one kind of video model must fail it:
 
 - :func:`moving_square_videos`: a square moves left or right. A left video is a right video with its
   frames reversed, so the two classes hold the same frames and only their *order* tells them apart.
+- :func:`moving_digit_videos`: the same, with a real handwritten digit in place of the square.
 - :func:`plurality_colour_videos`: every frame shows a square in one of a few colours; the label is the
   colour shown in the most frames. No frame alone knows the answer: it is a vote across frames.
 
@@ -34,6 +35,7 @@ __all__ = [
     "VideoSet",
     "load_digits",
     "load_photo",
+    "moving_digit_videos",
     "moving_square_videos",
     "plurality_colour_videos",
     "split_digits",
@@ -185,6 +187,64 @@ def moving_square_videos(
     cols = starts[:, None] + torch.arange(frames)  # (n, T): rightward
     _draw_squares(videos, rows[:, None].expand(n, frames), cols, side, colours[:, None].expand(n, frames, 3))
     cells = _cell(rows[:, None] + side // 2, cols + side // 2, size, patch).expand(n, frames).clone()
+    left = labels == 0
+    videos[left], cells[left] = videos[left].flip(1), cells[left].flip(1)  # label 0: the frames reversed
+    return VideoSet(videos.clamp(0, 1), labels, cells)
+
+
+def moving_digit_videos(
+    n: int,
+    *,
+    frames: int = 6,
+    size: int = 16,
+    patch: int = 4,
+    noise: float = 0.03,
+    split: str = "train",
+    generator: torch.Generator | None = None,
+    seed: int = 0,
+) -> VideoSet:
+    """A real handwritten digit moving one pixel per frame, to the left (label 0) or to the right (label 1).
+
+    Made as Moving MNIST is made (Srivastava et al., 2015): real handwriting, synthetic motion. Each video
+    takes one 8 × 8 digit of :func:`split_digits` (``split`` "train" or "test", so test videos show
+    digits no training video showed), at a random row and start column, as white ink on the same dark,
+    slightly noisy background as :func:`moving_square_videos`. As there, every video is drawn moving right
+    and, for label 0, its frames are reversed: the frames say nothing about the label, only their order.
+    ``cells`` is the patch holding the centre of the digit's ink in each frame.
+
+    Shapes:
+        → videos (n, frames, 3, size, size), labels (n,), cells (n, frames)
+    """
+    _require(n >= 1 and frames >= 2, f"need n >= 1 videos of frames >= 2, got n={n}, frames={frames}")
+    _require(
+        size >= DIGIT_SIZE + frames - 1,
+        f"an {DIGIT_SIZE}-pixel digit moving {frames - 1} pixels does not fit in a {size}×{size} frame",
+    )
+    _require(size % patch == 0, f"size {size} is not a multiple of patch {patch}")
+    _require(split in ("train", "test"), f"split must be 'train' or 'test', got {split!r}")
+    g = _generator(generator, seed)
+    train, test = split_digits()
+    pool = (train if split == "train" else test).images  # (m, 8, 8)
+    sprites = pool[torch.randint(len(pool), (n,), generator=g)]  # (n, 8, 8)
+    videos = _background(n, frames, size, noise, g)
+    labels = torch.randint(2, (n,), generator=g)
+    rows = torch.randint(size - DIGIT_SIZE + 1, (n,), generator=g)
+    starts = torch.randint(size - DIGIT_SIZE - frames + 2, (n,), generator=g)
+    cols = starts[:, None] + torch.arange(frames)  # (n, T): rightward
+    ink = torch.zeros(n, frames, size, size)
+    which = torch.arange(n)[:, None].expand(n, frames)  # (n, T)
+    when = torch.arange(frames).expand(n, frames)  # (n, T)
+    for dr in range(DIGIT_SIZE):  # copy the sprite pixel by pixel, every video and frame at once
+        for dc in range(DIGIT_SIZE):
+            ink[which, when, rows[:, None] + dr, cols + dc] = sprites[:, dr, dc][:, None]
+    videos = torch.maximum(videos, ink[:, :, None])  # white ink over the background
+    # the centre of the ink: in the sprite, then in every frame
+    weight = sprites.sum(dim=(1, 2)).clamp_min(1e-6)  # (n,)
+    grid = torch.arange(DIGIT_SIZE, dtype=torch.float32)
+    centre_r = ((sprites.sum(2) * grid).sum(1) / weight).round().long()  # (n,)
+    centre_c = ((sprites.sum(1) * grid).sum(1) / weight).round().long()  # (n,)
+    centre_rows = (rows + centre_r)[:, None].expand(n, frames)  # (n, T)
+    cells = _cell(centre_rows, cols + centre_c[:, None], size, patch).clone()
     left = labels == 0
     videos[left], cells[left] = videos[left].flip(1), cells[left].flip(1)  # label 0: the frames reversed
     return VideoSet(videos.clamp(0, 1), labels, cells)

@@ -148,3 +148,36 @@ def test_load_photo_is_the_credited_astronaut():
     for name in shipped:
         assert f"`{name}`" in credits  # every shipped file is credited
     assert "CC BY 4.0" in credits and "public domain" in credits
+
+
+def test_moving_digit_videos_move_a_real_digit_and_reverse_for_left():
+    from attnlab.data import moving_digit_videos
+
+    s = moving_digit_videos(30, seed=0)
+    assert s.videos.shape == (30, 6, 3, 16, 16) and s.cells.shape == (30, 6)
+    assert s.videos.min() >= 0 and s.videos.max() <= 1
+    bright = s.videos.min(dim=2).values > 0.5  # (B, T, R, R): ink above any background
+    assert torch.equal(s.videos[:, :, 0][bright], s.videos[:, :, 1][bright])  # white ink
+    again = moving_digit_videos(30, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(s.videos, again.videos) and torch.equal(s.labels, again.labels)
+    assert set(s.labels.tolist()) == {0, 1}
+    # the same ink, one pixel further each frame: right for label 1, left for label 0
+    right = s.videos.clone()
+    right[s.labels == 0] = right[s.labels == 0].flip(1)
+    ink = right.min(dim=2).values > 0.5  # (B, T, R, R)
+    assert torch.equal(ink[:, 1:, :, 1:], ink[:, :-1, :, :-1])
+    assert ink.any(dim=(2, 3)).all()  # every frame shows the digit
+    # the cells follow the digit, never by more than one patch a frame
+    assert (s.cells.diff(dim=1).abs() <= 1).all()
+
+
+def test_moving_digit_test_videos_use_held_out_digits_and_bad_input_is_named():
+    from attnlab.data import moving_digit_videos
+
+    train = moving_digit_videos(5, seed=0, split="train")
+    test = moving_digit_videos(5, seed=0, split="test")
+    assert not torch.equal(train.videos, test.videos)
+    with pytest.raises(AttnLabError, match="split must be 'train' or 'test', got 'val'"):
+        moving_digit_videos(2, split="val")
+    with pytest.raises(AttnLabError, match=r"an 8-pixel digit moving 5 pixels does not fit in a 12×12 frame"):
+        moving_digit_videos(2, size=12)
