@@ -158,6 +158,40 @@ PINNED = {
     ("online_softmax", "relative_to_zero"): "that sum is relative to 0",
     ("online_softmax", "minimum"): "the new max is the larger of the two",
     ("online_softmax", "global_max"): "one max for the whole tensor",
+    ("merge_attention", "equal_average"): "you gave the two parts equal shares",
+    ("merge_attention", "linear_lse"): "lse is a logarithm, so a part's mass is exp(lse)",
+    ("merge_attention", "overflow"): "exp(lse) overflows: with lse near 1000, exp gives inf",
+    ("merge_attention", "summed"): "you added the two outputs",
+    ("merge_attention", "swapped"): "the shares are swapped",
+    ("merge_attention", "larger_only"): "you kept the part with the larger lse",
+    ("merge_attention", "not_per_row"): "the shares multiply the wrong axis",
+    ("design_attention", "forgot_scaling"): "without the 1/√E it would be sharp enough",
+    ("design_attention", "not_sharp"): "its largest share; it needs 0.99 (on perm=[2, 0, 3, 1], E=8). Every query "
+    "prefers the right key, but not by enough",
+    ("design_attention", "same_keys"): "E=4). Some keys are the same vector",
+    ("design_attention", "transposed"): "The roles are swapped",
+    ("design_attention", "identity"): "goes to key 0; it needs 0.99 (on perm=[2, 0, 3, 1], E=8). Every query looks "
+    "at its own key",
+    ("which_outputs_move", "key_moves_own_row"): "missing rows 0, 1, 3 and 4 on L=5, j=2, change='key'. Key j is "
+    "read by every query",
+    ("which_outputs_move", "query_moves_all"): "rows 0, 1, 3 and 4 should not be there on L=5, j=2, "
+    "change='query'. Query j is read by row j alone",
+    ("which_outputs_move", "value_moves_own_row"): "a softmax is never exactly 0",
+    ("which_outputs_move", "key_shift_moves_all"): "a softmax ignores a constant added to a row",
+    ("which_outputs_move", "query_shift_moves_nothing"): "Only a shift of the keys cancels",
+    ("which_outputs_move", "value_shift_moves_nothing"): "every row moves by exactly c",
+    ("frame_major_messages", "video_major_recipe"): "you read the rows as video-major",
+    ("frame_major_messages", "videos_first"): "you returned (b, T, d), videos first",
+    ("frame_major_messages", "last_token"): "you took the last token",
+    ("frame_major_messages", "mean_of_tokens"): "you averaged the tokens",
+    ("which_frames_move", "all_frames"): "frames 0, 2 and 3 should not be there on T=4, frame=1, token=3, "
+    "blocks=1, cross_frame=True. In one block a patch token reaches only its own frame",
+    ("which_frames_move", "own_frame_only"): "missing frames 0, 1 and 3 on T=4, frame=2, token=0, blocks=1, "
+    "cross_frame=True. A class token makes its frame's message",
+    ("which_frames_move", "patch_stays_home"): "from the second block on, a patch token reaches every frame",
+    ("which_frames_move", "one_block_late"): "Messages arrive in the block that makes them",
+    ("which_frames_move", "plain_clip_mixes"): "frames 0 and 1 should not be there on T=3, frame=2, token=0, "
+    "blocks=1, cross_frame=False. Plain CLIP has no messages",
 }
 
 
@@ -373,7 +407,7 @@ def test_an_untouched_stub_is_neutral_not_a_failure(exercise_id, stub):
     assert result._repr_markdown_().startswith(f"**… {exercise_id}: your answer goes here**")
 
 
-@pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output != "number"])
+@pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output not in ("number", "set")])
 def test_a_wrong_shape_gets_a_shape_message(exercise_id):
     reference = ex.get(exercise_id).reference
 
@@ -385,6 +419,14 @@ def test_a_wrong_shape_gets_a_shape_message(exercise_id):
     assert not result.passed
     assert result.message.startswith("wrong shape: "), result.message
     assert ex.get(exercise_id).shapes in result.message
+
+
+@pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output == "set"])
+def test_a_set_exercise_wants_a_set_and_names_what_is_missing(exercise_id):
+    result = ex.check(exercise_id, lambda *args: "a lot")
+    assert not result.passed and "expected a set of integers" in result.message
+    result = ex.check(exercise_id, lambda *args: set(ex.get(exercise_id).reference(*args)) | {-1})
+    assert not result.passed and f"{ex.get(exercise_id).element} -1 should not be there on " in result.message
 
 
 @pytest.mark.parametrize("exercise_id", [i for i in IDS if ex.get(i).output == "number"])

@@ -19,8 +19,10 @@ is ``pass``) is neither right nor wrong: it shows a neutral "your answer goes he
 toggle, so the answer stays hidden until the reader opens it.
 
 One module per chapter holds that chapter's exercises as a tuple ``EXERCISES`` (``ch1_attention``,
-``ch1b_positions`` … ``ch6_cost``; chapter 3 has two, ``ch3_masks`` and ``ch3_transfer``); listing a
-module in ``_MODULES`` below registers them. ``_core`` holds the machinery they share.
+``ch1b_positions`` … ``ch6_cost``); chapters 1, 3 and 5 have a second, ``ch1_transfer``, ``ch3_transfer``
+and ``ch5_transfer``, of transfer tasks that nothing on the page answers by copying (a merge, a design,
+a prediction checked as a set). Listing a module in ``_MODULES`` below registers them. ``_core`` holds
+the machinery they share.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from typing import Any
 from ..errors import AttnLabError
 from . import (
     ch1_attention,
+    ch1_transfer,
     ch1b_positions,
     ch2_heads,
     ch3_masks,
     ch3_transfer,
     ch4_residual,
+    ch5_transfer,
     ch5_video,
     ch6_cost,
 )
@@ -46,7 +50,18 @@ from ._solutions import OPEN
 
 __all__ = ["Case", "Exercise", "Mistake", "Result", "Solution", "check", "describe", "get", "ids", "reveal"]
 
-_MODULES = (ch1_attention, ch1b_positions, ch2_heads, ch3_masks, ch3_transfer, ch4_residual, ch5_video, ch6_cost)
+_MODULES = (
+    ch1_attention,
+    ch1_transfer,
+    ch1b_positions,
+    ch2_heads,
+    ch3_masks,
+    ch3_transfer,
+    ch4_residual,
+    ch5_video,
+    ch5_transfer,
+    ch6_cost,
+)
 _EXERCISES: dict[str, Exercise] = {ex.id: ex for module in _MODULES for ex in module.EXERCISES}
 
 

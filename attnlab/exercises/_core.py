@@ -4,6 +4,12 @@ An exercise is a reference solution, a few seeded cases, and the classic wrong a
 each written as a reader would write it and paired with what to say when an answer matches it. The
 checker runs the reader's function on every case, and when an output is wrong it compares it with the
 output of each mistake on the same inputs: a match names the mistake in the reader's terms.
+
+Two kinds of task need more than equality with the reference. A *prediction* returns a set (which
+outputs move, which frames change): ``output="set"`` compares it as a set and names what is missing and
+what is extra. A *design* task has many right answers (weights that make attention do something):
+``verify(got, case)`` decides instead of the reference, and a mistake carries ``detect(got, case)``, a
+property of the output that names it, since no wrong design equals another exactly.
 """
 
 from __future__ import annotations
@@ -11,7 +17,6 @@ from __future__ import annotations
 import copy
 import dis
 import html
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +24,8 @@ from typing import Any
 import torch
 
 from ..errors import _shape
+from ._compare import _close, _problem
 
-_RTOL, _ATOL = 1e-6, 1e-9  # float64 cases: a right answer is this close, a classic mistake far from it
 _HINTS = {  # words in an exception's text → what usually causes it
     "view size is not compatible": "after a transpose the tensor is not contiguous: use .reshape(...), "
     "or .contiguous().view(...)",
@@ -44,20 +49,28 @@ class Mistake:
     """A classic wrong answer and what the checker says when an answer matches it.
 
     ``{symptom}`` in ``message`` is replaced by the exercise's description of what the answer got wrong.
+    ``detect(got, case)``, when given, recognises the mistake from a property of the output instead of
+    equality with ``solution``'s output (for design tasks, whose wrong answers differ in detail);
+    ``solution`` is then one example of it.
     """
 
     name: str
     solution: Callable[..., Any]
     message: str
+    detect: Callable[[Any, Case], bool] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class Exercise:
     """A self-checking exercise: signature, task, reference solution, cases and classic mistakes.
 
-    ``output`` is ``"tensor"``, ``"tensors"`` (a tuple, parts named in ``parts``) or ``"number"``;
+    ``output`` is ``"tensor"``, ``"tensors"`` (a tuple, parts named in ``parts``), ``"number"`` or
+    ``"set"`` (a set of integers, each called ``element`` in messages: "missing frame 2");
     ``dtype`` is ``"input"`` (the inputs' float dtype), ``"float"`` (any float) or ``"bool"``.
     ``symptom(got, expected, case)`` words what is wrong with an output of the right shape, or None.
+    ``verify(got, case)``, when given, judges an output of the right type and shape instead of equality
+    with the reference's output: it returns what is wrong, or None when the output is right (a task with
+    many right answers; the reference is one of them).
     ``solution`` is the worked solution as a reader would write it (source text) and ``explanation``
     says in a few sentences why it is right; both are optional (``_reveal.worked_solution`` falls back
     on ``_solutions`` and then on the reference's own source and the task).
@@ -76,6 +89,8 @@ class Exercise:
     dtype: str = "input"
     parts: tuple[str, ...] = ()
     symptom: Callable[[Any, Any, Case], str | None] | None = field(default=None, repr=False)
+    verify: Callable[[Any, Case], str | None] | None = field(default=None, repr=False)
+    element: str = "element"
     solution: str = field(default="", repr=False)
     explanation: str = field(default="", repr=False)
 
@@ -174,35 +189,6 @@ def _fresh(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(a.clone() if isinstance(a, torch.Tensor) else copy.deepcopy(a) for a in args)
 
 
-def _kind(t: torch.Tensor) -> str:
-    return "bool" if t.dtype == torch.bool else "float" if t.is_floating_point() else "integer"
-
-
-def _close(a: Any, b: Any) -> bool:
-    """Same kind, same shape, and the same values up to float64 rounding."""
-    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        if a.shape != b.shape or _kind(a) != _kind(b):
-            return False
-        if a.dtype == torch.bool:
-            return torch.equal(a, b)
-        return torch.allclose(a.double(), b.double(), rtol=_RTOL, atol=_ATOL, equal_nan=True)
-    if _is_number(a) and _is_number(b):
-        return math.isclose(float(a), float(b), rel_tol=1e-9)
-    return False
-
-
-def _is_number(x: Any) -> bool:
-    if isinstance(x, torch.Tensor):
-        return x.dim() == 0 and x.dtype != torch.bool
-    return isinstance(x, int | float) and not isinstance(x, bool)
-
-
-def _number(x: Any) -> str:
-    return f"{float(x):,.6g}" if isinstance(x, float | torch.Tensor) else f"{x:,}"
-
-
 def _crash(err: Exception, case: Case) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     text = text if len(text) <= 200 else text[:197] + "..."
@@ -211,75 +197,16 @@ def _crash(err: Exception, case: Case) -> str:
     return f"{message} ({hint})" if hint else message
 
 
-def _tensor_problem(ex: Exercise, got: Any, expected: torch.Tensor, case: Case, name: str) -> str | None:
-    """Why a tensor output is wrong (shape, dtype, NaN, values), or None when it is right."""
-    what = f"{name} " if name else ""
-    if got is None:
-        return f"your function returned None{' for ' + name if name else ''}: did you forget to return it?"
-    if not isinstance(got, torch.Tensor):
-        role = f"as {name} " if name else ""
-        return f"your function returned a {type(got).__name__} {role}on {case.label}; expected a tensor"
-    if got.shape != expected.shape:
-        return f"wrong shape: {what}{_shape(got)}, expected {_shape(expected)} on {case.label} ({ex.shapes})"
-    if _kind(got) != _kind(expected):
-        want = "bool (True/False)" if expected.dtype == torch.bool else "float"
-        return f"{what}dtype is {got.dtype}, expected a {want} tensor on {case.label}"
-    if ex.dtype == "input" and got.dtype != expected.dtype:
-        return (
-            f"{what}dtype is {got.dtype} for {expected.dtype} inputs: compute from the inputs, or create new "
-            f"tensors with dtype=<input>.dtype"
-        )
-    if expected.dtype != torch.bool and bool((torch.isnan(got) & ~torch.isnan(expected)).any()):
-        where = tuple(torch.nonzero(torch.isnan(got))[0].tolist())
-        return f"{what}has NaN at {int(torch.isnan(got).sum())} entries (the first at index {where}) on {case.label}"
-    if _close(got, expected):
-        return None
-    symptom = ex.symptom(got, expected, case) if ex.symptom else None
-    if symptom:
-        return f"{symptom} (on {case.label})"
-    if expected.dtype == torch.bool:
-        where = tuple(torch.nonzero(got != expected)[0].tolist())
-        return f"{what}is {got[where].item()} at index {where}, expected {expected[where].item()} on {case.label}"
-    diff = (got.double() - expected.double()).abs().nan_to_num(nan=math.inf)
-    where = tuple(torch.nonzero(diff == diff.max())[0].tolist())
-    return (
-        f"wrong values{' in ' + name if name else ''} on {case.label}: at index {where} yours is "
-        f"{got[where].item():.4g}, expected {expected[where].item():.4g}"
-    )
-
-
-def _problem(ex: Exercise, got: Any, expected: Any, case: Case) -> str | None:
-    """Why an output is wrong, without looking at the mistakes; None when it is right."""
-    if ex.output == "number":
-        if got is None:
-            return "your function returned None: did you forget to return the number?"
-        if not _is_number(got):
-            return f"your function returned a {type(got).__name__} on {case.label}; expected a number"
-        if _close(got, expected):
-            return None
-        if float(expected) == 0:
-            return f"{_number(got)} is not right for {case.label}"
-        return f"{_number(got)} is not right for {case.label}: it is {float(got) / float(expected):.4g}× the answer"
-    if ex.output == "tensors":
-        if got is None:
-            return f"your function returned None: did you forget to return ({', '.join(ex.parts)})?"
-        if not isinstance(got, tuple | list) or len(got) != len(expected):
-            return f"return a tuple ({', '.join(ex.parts)}); your function returned a {type(got).__name__}"
-        for part, g, e in zip(ex.parts, got, expected, strict=True):
-            problem = _tensor_problem(ex, g, e, case, part)
-            if problem:
-                return problem
-        return None
-    return _tensor_problem(ex, got, expected, case, "")
-
-
 def _run(solution: Callable[..., Any], case: Case) -> Any:
     return solution(*_fresh(case.args))
 
 
 def _explains(mistake: Mistake, got: Any, case: Case) -> bool:
-    """Whether ``mistake`` gives ``got`` on ``case``; a mistake that cannot run on the case does not."""
+    """Whether ``mistake`` gives ``got`` on ``case`` (or, with ``detect``, recognises it); a mistake that
+    cannot run on the case does not."""
     try:
+        if mistake.detect is not None:
+            return bool(mistake.detect(got, case))
         return _close(got, _run(mistake.solution, case))
     except Exception:
         return False
@@ -341,6 +268,8 @@ def run_check(ex: Exercise, solution: Any) -> Result:
             if not mistakes:
                 return Result(ex.id, False, problem)
             mistake = _narrow(ex, solution, mistakes, cases[index + 1 :])
-            symptom = (ex.symptom(got, expected, case) if ex.symptom else None) or "wrong answer"
+            symptom = ex.symptom(got, expected, case) if ex.symptom else None
+            if symptom is None:  # a prediction or a design says what is wrong in its own words
+                symptom = problem if ex.verify is not None or ex.output == "set" else "wrong answer"
             return Result(ex.id, False, mistake.message.replace("{symptom}", symptom))
     return Result(ex.id, True, f"right on all {len(cases)} test cases.")
