@@ -10,7 +10,7 @@ class name. The four architectures differ in two choices (:data:`ARCHITECTURES`)
 - how frames are combined: a plain mean, or MIT (:class:`~attnlab.MultiframeIntegrationTransformer`),
   which adds a position per frame and attends between the frame features.
 
-Tasks (:mod:`attnlab.data`): the order task (:data:`ORDER`, a square moving left or right) and the vote
+Tasks (:mod:`attnlab.data`): the order task (:data:`ORDER`, a real handwritten digit moving left or right) and the vote
 (:func:`vote_setup`, the colour shown in the most frames, with frame features F wide). Every model is
 trained with :func:`attnlab.training.fit`; ``benchmarks/video_matrix.py`` trains every architecture on
 every task from seeds 0–4 and stores the accuracies, which :func:`load_matrix` reads back.
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import VideoSet, moving_square_videos, plurality_colour_videos
+from ..data import VideoSet, moving_digit_videos, plurality_colour_videos
 from ..errors import _require, _shape
 from ..models.clip import VisionTransformer
 from ..models.xclip import CrossFrameCommunicationTransformer, MultiframeIntegrationTransformer
@@ -84,8 +84,8 @@ class VideoSetup:
     heads: int = 2
 
 
-ORDER = VideoSetup(frames=6, size=12, classes=2, layers=1, output_dim=None, steps=600, lr=3e-3)
-"""The order task (:func:`order_data`): 6 frames of 12 × 12 pixels, one block, frame features 32 wide."""
+ORDER = VideoSetup(frames=6, size=16, classes=2, layers=1, output_dim=None, steps=300, lr=3e-3)
+"""The order task (:func:`order_data`): 6 frames of 16 × 16 pixels, one block, frame features 32 wide."""
 
 _VOTE = VideoSetup(frames=6, size=8, classes=4, layers=2, output_dim=2, steps=400, lr=3e-3)
 
@@ -184,7 +184,7 @@ class OrderData(NamedTuple):
     itself reversed, with the opposite label.
 
     Shapes:
-        train: VideoSet; test_x (500, 6, 3, 12, 12), test_y (500,), test_cells (500, 6)
+        train: VideoSet; test_x (500, 6, 3, 16, 16), test_y (500,), test_cells (500, 6)
     """
 
     train: VideoSet
@@ -194,9 +194,13 @@ class OrderData(NamedTuple):
 
 
 def order_data(n_train: int = 4000, n_pairs: int = 250) -> OrderData:
-    """The chapter's order task: training videos from seed 0, test pairs (a video, then reversed) from seed 1."""
-    train_set = moving_square_videos(n_train, frames=ORDER.frames, size=ORDER.size, seed=0)
-    half = moving_square_videos(n_pairs, frames=ORDER.frames, size=ORDER.size, seed=1)
+    """The chapter's order task: training videos from seed 0, test pairs (a video, then reversed) from seed 1.
+
+    Training videos show the 1,500 training digits of :func:`attnlab.data.split_digits`, test videos the 297
+    held-out ones.
+    """
+    train_set = moving_digit_videos(n_train, frames=ORDER.frames, size=ORDER.size, seed=0, split="train")
+    half = moving_digit_videos(n_pairs, frames=ORDER.frames, size=ORDER.size, seed=1, split="test")
     test_x = torch.cat([half.videos, half.videos.flip(1)])  # (2·n_pairs, T, 3, R, R)
     test_y = torch.cat([half.labels, 1 - half.labels])
     test_cells = torch.cat([half.cells, half.cells.flip(1)])  # (2·n_pairs, T)
