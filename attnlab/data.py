@@ -152,6 +152,24 @@ def _draw_squares(videos: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, 
     videos.copy_(torch.where(square[:, :, None], rgb[..., None, None], videos))
 
 
+def _check_motion(n: int, frames: int, size: int, patch: int, side: int, what: str) -> None:
+    """The checks every moving-object video set shares: at least one video of two frames, an object of
+    ``side`` pixels that fits its path of ``frames - 1`` pixels, and frames made of whole patches."""
+    _require(n >= 1 and frames >= 2, f"need n >= 1 videos of frames >= 2, got n={n}, frames={frames}")
+    _require(
+        side >= 1 and size >= side + frames - 1,
+        f"{what} moving {frames - 1} pixels does not fit in a {size}×{size} frame",
+    )
+    _require(size % patch == 0, f"size {size} is not a multiple of patch {patch}")
+
+
+def _reverse_left(videos: torch.Tensor, labels: torch.Tensor, cells: torch.Tensor) -> VideoSet:
+    """Videos drawn moving right; those labelled 0 (left) get their frames, and cells, reversed."""
+    left = labels == 0
+    videos[left], cells[left] = videos[left].flip(1), cells[left].flip(1)
+    return VideoSet(videos.clamp(0, 1), labels, cells)
+
+
 def moving_square_videos(
     n: int,
     *,
@@ -172,12 +190,7 @@ def moving_square_videos(
     Shapes:
         → videos (n, frames, 3, size, size), labels (n,), cells (n, frames)
     """
-    _require(n >= 1 and frames >= 2, f"need n >= 1 videos of frames >= 2, got n={n}, frames={frames}")
-    _require(
-        side >= 1 and size >= side + frames - 1,
-        f"a {side}-pixel square moving {frames - 1} pixels does not fit in a {size}×{size} frame",
-    )
-    _require(size % patch == 0, f"size {size} is not a multiple of patch {patch}")
+    _check_motion(n, frames, size, patch, side, f"a {side}-pixel square")
     g = _generator(generator, seed)
     videos = _background(n, frames, size, noise, g)
     labels = torch.randint(2, (n,), generator=g)
@@ -187,9 +200,7 @@ def moving_square_videos(
     cols = starts[:, None] + torch.arange(frames)  # (n, T): rightward
     _draw_squares(videos, rows[:, None].expand(n, frames), cols, side, colours[:, None].expand(n, frames, 3))
     cells = _cell(rows[:, None] + side // 2, cols + side // 2, size, patch).expand(n, frames).clone()
-    left = labels == 0
-    videos[left], cells[left] = videos[left].flip(1), cells[left].flip(1)  # label 0: the frames reversed
-    return VideoSet(videos.clamp(0, 1), labels, cells)
+    return _reverse_left(videos, labels, cells)
 
 
 def moving_digit_videos(
@@ -215,12 +226,7 @@ def moving_digit_videos(
     Shapes:
         → videos (n, frames, 3, size, size), labels (n,), cells (n, frames)
     """
-    _require(n >= 1 and frames >= 2, f"need n >= 1 videos of frames >= 2, got n={n}, frames={frames}")
-    _require(
-        size >= DIGIT_SIZE + frames - 1,
-        f"an {DIGIT_SIZE}-pixel digit moving {frames - 1} pixels does not fit in a {size}×{size} frame",
-    )
-    _require(size % patch == 0, f"size {size} is not a multiple of patch {patch}")
+    _check_motion(n, frames, size, patch, DIGIT_SIZE, f"an {DIGIT_SIZE}-pixel digit")
     _require(split in ("train", "test"), f"split must be 'train' or 'test', got {split!r}")
     g = _generator(generator, seed)
     train, test = split_digits()
@@ -245,9 +251,7 @@ def moving_digit_videos(
     centre_c = ((sprites.sum(1) * grid).sum(1) / weight).round().long()  # (n,)
     centre_rows = (rows + centre_r)[:, None].expand(n, frames)  # (n, T)
     cells = _cell(centre_rows, cols + centre_c[:, None], size, patch).clone()
-    left = labels == 0
-    videos[left], cells[left] = videos[left].flip(1), cells[left].flip(1)  # label 0: the frames reversed
-    return VideoSet(videos.clamp(0, 1), labels, cells)
+    return _reverse_left(videos, labels, cells)
 
 
 PALETTE = torch.tensor(
