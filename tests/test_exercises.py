@@ -126,6 +126,34 @@ PINNED = {
     ("residual_attention", "weighted_input"): "you weighted the input x",
     ("residual_attention", "added_mask"): "T + M adds the mask",
     ("residual_attention", "mask_of_trunk"): "the mask branch looks at the module's input x",
+    ("post_ln_block", "pre_ln"): "that is the page's pre-LN block",
+    ("post_ln_block", "no_attention_add"): "the attention's residual add is missing",
+    ("post_ln_block", "no_mlp_add"): "the MLP's residual add is missing",
+    ("post_ln_block", "normed_branch"): "you normalised each sublayer's output and then added it",
+    ("post_ln_block", "normed_input"): "you applied each LayerNorm before the add",
+    ("post_ln_block", "normalised_both_sides"): "the sublayers also read a normalised copy",
+    ("post_ln_block", "norms_swapped"): "ln_1 normalises after the attention's add",
+    ("which_tokens_move", "own_token_only"): "missing tokens 0, 1, 3, 4 and 5 on L=6, j=2, block='clip'. The "
+    "residual add carries token j's change to its own output, but attention carries it to all the others",
+    ("which_tokens_move", "mlp_mixes"): "tokens 0, 1, 3, 4 and 5 should not be there on L=6, j=2, "
+    "block='no_attention'. Without attention nothing carries a change",
+    ("which_tokens_move", "causal_backwards"): "missing tokens 4, 5 and 6; tokens 0, 1 and 2 should not be there "
+    "on L=7, j=3, block='causal'. The causal mask lets token i read tokens 0 … i",
+    ("which_tokens_move", "causal_ignored"): "tokens 0, 1 and 2 should not be there on L=7, j=3, block='causal'. "
+    "The text mask hides token j",
+    ("which_tokens_move", "class_attention_mixes"): "only the class token is a query",
+    ("which_tokens_move", "class_attention_forgets_j"): "missing token 2 on L=5, j=2, block='class_attention'. "
+    "Token j passes through unchanged",
+    ("which_tokens_move", "class_attention_blind"): "missing token 0 on L=5, j=2, block='class_attention'. The "
+    "class token's query attends to every token",
+    ("patches_to_images", "column_major"): "the 4 × 4 square at patch row 0, column 1 of image 0 holds token 2; "
+    "it is token 1. You laid the patches out column by column",
+    ("patches_to_images", "channels_last"): "holds token 0's numbers, in the wrong places. You read each token as "
+    "(p, p, C), channels last",
+    ("patches_to_images", "no_permute"): "A reshape without the permute",
+    ("patches_to_images", "grid_swapped"): "Your grid has W/p rows of H/p patches",
+    ("patches_to_images", "patch_transposed"): "in the wrong places. Each patch is transposed",
+    ("patches_to_images", "strided"): "does not hold token 0's numbers. Your pixels are interleaved",
     ("frame_split", "frame_major"): "the frames are in the wrong order",
     ("frame_split", "no_permute"): "reshape without the transpose",
     ("frame_split", "batch_first"): "batch first",

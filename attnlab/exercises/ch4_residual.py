@@ -1,5 +1,10 @@
 """Exercises of chapter 4, residual attention: CLIP's block, QuickGELU, and the (1 + M)·T of the
-Residual Attention Network."""
+Residual Attention Network.
+
+The chapter's page no longer lists them, since each retypes a cell it shows; they stay registered, so
+that ``check`` and ``reveal`` still know them. The chapter's exercises are in ``ch4_transfer``, which
+reuses the block's seeded cases from here.
+"""
 
 from __future__ import annotations
 
