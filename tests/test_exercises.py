@@ -73,6 +73,24 @@ PINNED = {
     ("multi_head_weights", "strided"): "head h holds features h, h + H, h + 2H",
     ("multi_head_weights", "softmax_over_queries"): "rows do not sum to 1",
     ("multi_head_weights", "averaged"): "you averaged over the heads",
+    ("mha_batch_layout", "head_major"): "row 1 holds head 0 of sequence 1; nn.MultiheadAttention reads it as head 1 "
+    "of sequence 0 (row n·H + h). Head-major rows",
+    ("mha_batch_layout", "no_head_transpose"): "row 0 is no single head of one sequence. Reshape without the transpose",
+    ("mha_batch_layout", "reshape_only"): "A reshape alone keeps the memory order",
+    ("mha_batch_layout", "strided"): "Head h holds features h, h + H, h + 2H",
+    ("mha_batch_layout", "batch_first"): "you read x as batch-first, (N, L, D)",
+    ("mha_batch_layout", "not_merged"): "you returned (N, H, L, E): torch.bmm takes one batch axis",
+    ("mha_batch_layout", "sequence_first"): "you returned (L, N·H, E), positions first",
+    ("grouped_query_attention", "repeat"): "query head 1 (columns 4 to 7) attended with key/value head 1, but it "
+    "is in group 0, query heads 0 to 1, which shares key/value head 0. repeat tiles the key/value heads",
+    ("grouped_query_attention", "one_kv_head"): "query head 2 (columns 8 to 11) attended with key/value head 0, "
+    "but it is in group 1, query heads 2 to 3, which shares key/value head 1. Every query head used key/value "
+    "head 0",
+    ("grouped_query_attention", "divide_by_sqrt_D"): "scaled by 1/√D, the queries' full width",
+    ("grouped_query_attention", "divide_by_sqrt_D_kv"): "scaled by 1/√D_kv",
+    ("grouped_query_attention", "no_scale"): "off by a factor of √dₖ",
+    ("grouped_query_attention", "not_merged"): "you returned the heads, (B, H, L, E)",
+    ("grouped_query_attention", "merge_no_transpose"): "merged by a reshape without the transpose",
     ("causal_mask", "inverted"): "position 0 can see position 1: the mask lets the future in. The mask is inverted",
     ("causal_mask", "transposed"): "The mask is transposed",
     ("causal_mask", "shifted_down"): "position 0 cannot see itself. Shifted by one",

@@ -19,7 +19,7 @@ is ``pass``) is neither right nor wrong: it shows a neutral "your answer goes he
 toggle, so the answer stays hidden until the reader opens it.
 
 One module per chapter holds that chapter's exercises as a tuple ``EXERCISES`` (``ch1_attention``,
-``ch1b_positions`` … ``ch6_cost``); chapters 1, 3, 4 and 5 have a second, ``ch1_transfer``,
+``ch1b_positions`` … ``ch6_cost``); chapters 1 to 5 have a second, ``ch1_transfer``, ``ch2_transfer``,
 ``ch3_transfer``, ``ch4_transfer`` and ``ch5_transfer``, of transfer tasks that nothing on the page
 answers by copying (a merge, a design, a prediction checked as a set). Listing a module in ``_MODULES``
 below registers them. ``_core`` holds the machinery they share.
@@ -37,6 +37,7 @@ from . import (
     ch1_transfer,
     ch1b_positions,
     ch2_heads,
+    ch2_transfer,
     ch3_masks,
     ch3_transfer,
     ch4_residual,
@@ -56,6 +57,7 @@ _MODULES = (
     ch1_transfer,
     ch1b_positions,
     ch2_heads,
+    ch2_transfer,
     ch3_masks,
     ch3_transfer,
     ch4_residual,
