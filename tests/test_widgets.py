@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 import torch
 
@@ -75,7 +78,9 @@ def test_bad_input_is_a_clear_error():
         HeatmapExplorer(torch.full((2, 2), float("nan")), ["a", "b"])
     with pytest.raises(AttnLabError, match=r"every setting needs the same views and shape"):
         HeatmapExplorer(None, settings={"a": torch.ones(2, 2), "b": torch.ones(3, 3)})
-    with pytest.raises(AttnLabError, match=r"give either maps \(one setting\) or settings"):
+    with pytest.raises(
+        AttnLabError, match=r"give one of maps \(one setting\), settings \(several\) or scores .*got none"
+    ):
         HeatmapExplorer(None)
     explorer = HeatmapExplorer(attention_weights(q, k), WORDS)
     with pytest.raises(AttnLabError, match=r"head 2 is out of range: this explorer has 1 \(0\.\.0\)"):
@@ -202,3 +207,115 @@ def test_recomputed_settings_are_capped_and_precomputed_ones_kept():
     assert videos.data["videos"] == ["video 0", *(f"seed={s}" for s in range(4, 8))]
     assert videos.data["shape"][0] == 5 and len(videos.data["frames"]) == len(videos.data["patch_maps"][1]) == 5
     assert videos.data["frames"][-1] == FrameExplorer(**video_maps(7), grid=(2, 2)).data["frames"][0]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scores mode: Q Kᵀ once in the state; the browser computes the views (tests/browser, tests/test_compute_js.py)
+
+TEMPERATURES = (0.25, 0.5, 1, 2, 4)
+
+
+def scores_explorer(**kwargs):
+    q, k = qk()
+    return HeatmapExplorer(scores=q @ k.T, x_labels=WORDS, d_k=8, **kwargs), q, k
+
+
+def test_scores_mode_state_carries_the_scores_once():
+    explorer, q, k = scores_explorer(title="t")
+    data = explorer.data
+    assert data["mode"] == "scores" and "maps" not in data
+    assert data["shape"] == [1, 1, 6, 6] and data["views"] == ["weights", "scaled scores", "raw scores"]
+    assert data["scores"] == [[round(v, 4) + 0.0 for v in (q @ k.T).reshape(-1).tolist()]]
+    assert data["d_k"] == 8 and data["mask"] is None and data["temperature_range"] == [1 / 16, 16.0]
+    assert data["settings"] == ["default"] and data["x_labels"] == data["y_labels"] == WORDS
+    assert explorer.temperature == 1.0 and explorer.scaled is True and explorer.view == "weights"
+
+
+def test_scores_mode_does_not_ship_one_copy_per_setting():
+    q, k = qk()
+    per_setting = HeatmapExplorer(
+        None, WORDS, settings={f"τ={t}": qk_views(q / t, k) for t in TEMPERATURES}, setting_label="temperature"
+    )
+    scores, _, _ = scores_explorer()
+    values = len(scores.data["scores"][0])
+    assert values == 36 and sum(len(m) for view in per_setting.data["maps"] for m in view) == 15 * values
+    size = len(json.dumps(scores.data))
+    assert size < len(json.dumps(per_setting.data)) / 2, "the scores mode should be much smaller"
+    scores_only = len(json.dumps({k: v for k, v in scores.data.items() if k != "cmap"}))
+    assert scores_only < 1_500, f"{scores_only} characters for 36 scores and their labels"
+
+
+def test_views_are_attnlabs_weights_at_any_temperature_and_scaling():
+    explorer, q, k = scores_explorer()
+    for temperature, scaled in [(1.0, True), (0.3, True), (3.7, False)]:
+        views = explorer.views(temperature=temperature, scaled=scaled)
+        scale = (1 / math.sqrt(8) if scaled else 1.0) / temperature
+        q64, k64 = q.double(), k.double()
+        expected = attention_weights(q64, k64, scale=scale)
+        torch.testing.assert_close(views["weights"][0, 0], expected, atol=1e-4, rtol=0)  # scores rounded to 4 decimals
+        torch.testing.assert_close(views["scaled scores"][0, 0], q64 @ k64.T * scale, atol=1e-4, rtol=0)
+        assert views["raw scores"].dtype == torch.float64
+    explorer.temperature, explorer.scaled = 0.5, False
+    torch.testing.assert_close(explorer.views()["weights"], explorer.views(temperature=0.5, scaled=False)["weights"])
+
+
+def test_scores_mode_masks_and_zero_rows():
+    mask = torch.ones(6, 6, dtype=torch.bool).tril()
+    mask[3] = False
+    explorer, q, k = scores_explorer(mask=mask)
+    assert explorer.data["mask"] == [int(m) for m in mask.reshape(-1).tolist()]
+    views = explorer.views()
+    assert (views["weights"][0, 0, 3] == 0).all() and (views["weights"][0, 0][~mask] == 0).all()
+    assert torch.isneginf(views["scaled scores"][0, 0][~mask]).all()
+    assert not torch.isinf(views["raw scores"]).any()  # raw scores are never masked
+    torch.testing.assert_close(
+        views["weights"][0, 0], attention_weights(q.double(), k.double(), mask), atol=1e-4, rtol=0
+    )
+
+
+def test_scores_mode_settings_grid_and_live_recompute():
+    g = torch.Generator().manual_seed(3)
+    stages = {"untrained": torch.randn(2, 3, 5, 5, generator=g), "trained": torch.randn(2, 3, 5, 5, generator=g)}
+    grid = HeadGridExplorer(scores=stages, d_k=4, setting_label="training", compute=lambda s: stages["trained"] * s)
+    assert grid.kind == "grid" and grid.data["settings"] == ["untrained", "trained"]
+    assert len(grid.data["scores"]) == 2 and len(grid.data["scores"][0]) == 2 * 3 * 25
+    grid.setting, grid.layer, grid.head = 1, 1, 2
+    assert grid.views()["raw scores"].shape == (2, 3, 5, 5)
+    sent = []
+    grid.send = sent.append
+    grid._on_msg(grid, {"type": "hello"}, None)
+    assert sent == [{"type": "live", "label": "training"}]
+    for value in range(2, 8):
+        grid._on_msg(grid, {"type": "compute", "value": value}, None)
+    assert grid.data["settings"] == ["untrained", "trained", *(f"training={v}" for v in range(4, 8))]
+    assert len(grid.data["scores"]) == 2 + widgets.explorers.MAX_COMPUTED and grid.setting == 5
+    torch.testing.assert_close(grid.views()["raw scores"], (stages["trained"] * 7).double(), atol=1e-4, rtol=0)
+    grid._compute = lambda s: torch.ones(3, 3)
+    grid._on_msg(grid, {"type": "compute", "value": 9}, None)
+    assert sent[-1]["type"] == "error" and "returned scores of shape (1, 1, 3, 3)" in sent[-1]["message"]
+
+
+def test_scores_mode_errors_name_the_bad_values():
+    q, k = qk()
+    scores = q @ k.T
+    with pytest.raises(AttnLabError, match=r"got maps and scores"):
+        HeatmapExplorer(scores, scores=scores, d_k=8)
+    with pytest.raises(AttnLabError, match=r"scores= needs d_k, the width of the queries and keys .*got None"):
+        HeatmapExplorer(scores=scores)
+    with pytest.raises(AttnLabError, match=r"scores must be finite; give masked pairs as mask="):
+        HeatmapExplorer(scores=scores.masked_fill(torch.eye(6, dtype=torch.bool), float("-inf")), d_k=8)
+    with pytest.raises(AttnLabError, match=r"mask must be bool \(True = may attend\), got dtype torch.float32"):
+        HeatmapExplorer(scores=scores, d_k=8, mask=torch.ones(6, 6))
+    with pytest.raises(AttnLabError, match=r"mask must be \(L, S\) = \(6, 6\), got \(5, 6\)"):
+        HeatmapExplorer(scores=scores, d_k=8, mask=torch.ones(5, 6, dtype=torch.bool))
+    with pytest.raises(AttnLabError, match=r"every setting's scores need one shape: 'b' is \(1, 1, 5, 5\)"):
+        HeatmapExplorer(scores={"a": scores, "b": scores[:5, :5]}, d_k=8)
+    with pytest.raises(AttnLabError, match=r"temperature_range must be 0 < low < high, got \(2, 1\)"):
+        HeatmapExplorer(scores=scores, d_k=8, temperature_range=(2, 1))
+    with pytest.raises(AttnLabError, match=r"d_k and mask go with scores="):
+        HeatmapExplorer(scores, d_k=8)
+    explorer = HeatmapExplorer(scores=scores, d_k=8)
+    with pytest.raises(AttnLabError, match=r"temperature must be a positive number, got 0.0"):
+        explorer.temperature = 0
+    with pytest.raises(AttnLabError, match=r"views\(\) needs an explorer made with scores="):
+        HeatmapExplorer(scores).views()

@@ -2,7 +2,9 @@
 
 Each explorer carries its maps in the widget state and draws them in the browser, so choosing a head,
 a query, a frame or a precomputed setting needs no kernel; with a kernel, ``compute`` recomputes any
-value in Python. Needs ``anywidget`` (``pip install attnlab[book]``).
+value in Python. A heatmap made with ``scores=`` carries only the raw scores ``Q Kᵀ``, and the page
+computes the weights itself (compute.js) for any temperature, with or without the 1/√d_k scaling.
+Needs ``anywidget`` (``pip install attnlab[book]``).
 """
 
 from .explorers import HeadGridExplorer, HeatmapExplorer, qk_views

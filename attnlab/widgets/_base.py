@@ -3,11 +3,16 @@
 The explorer's data travel in the widget state (JSON), so the browser redraws from them with no
 kernel. Values are rounded to 4 decimals (small pages, identical output run after run); masked
 entries (-inf logits) travel as null and are drawn grey.
+
+The front end is one ES module (anywidget's ``_esm``): ``explorer.js`` draws, ``compute.js`` computes
+(softmax, masks), and :func:`esm` inlines the second into the first, so that the static book's pages,
+offline, need nothing else.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,23 @@ from ..plotting import cmap_hex
 _HERE = Path(__file__).parent
 
 Maps = torch.Tensor | np.ndarray | Sequence
+
+# explorer.js imports compute.js on one line of this form; esm() puts compute.js in its place.
+_COMPUTE_IMPORT = re.compile(r'^import \{[^}]*\} from "\./compute\.js";\n', re.MULTILINE)
+
+
+def esm() -> str:
+    """The explorers' front end as one self-contained ES module: compute.js, then explorer.js.
+
+    explorer.js's ``import {...} from "./compute.js"`` line is dropped, since compute.js's functions are
+    then defined in the same module (and exported by it too).
+    """
+    compute = (_HERE / "compute.js").read_text(encoding="utf-8")
+    explorer = (_HERE / "explorer.js").read_text(encoding="utf-8")
+    explorer, count = _COMPUTE_IMPORT.subn("", explorer)
+    if count != 1:
+        raise AttnLabError(f"explorer.js must import compute.js on exactly one line, found {count}")
+    return f"{compute}\n{explorer}"
 
 
 def _as_array(maps: Maps, what: str) -> np.ndarray:
@@ -63,7 +85,7 @@ def _check_labels(labels: Sequence[str] | None, n: int, what: str) -> list[str]:
 class _Explorer(anywidget.AnyWidget):
     """The synced state shared by every explorer; subclasses fill ``data``."""
 
-    _esm = _HERE / "explorer.js"
+    _esm = esm()
     _css = _HERE / "explorer.css"
     kind = traitlets.Unicode("heatmap").tag(sync=True)
     data = traitlets.Dict().tag(sync=True)

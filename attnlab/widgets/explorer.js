@@ -1,6 +1,11 @@
 // attnlab explorers: every map is drawn in the browser from the widget's own state, so choosing a
 // head, a query, a frame or a precomputed setting redraws with no kernel (static HTML included).
 // With a kernel, Python answers a "hello" and the explorer also offers a free value to recompute.
+// An explorer made with scores= carries only the raw scores: compute.js computes the views here, for any
+// temperature (a slider) and with or without the 1/√d_k scaling. attnlab/widgets/_base.py inlines
+// compute.js in place of the import below, so that the widget is one module.
+import { attentionViews, block } from "./compute.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 
 function make(tag, attrs = {}, parent = null, ns = null) {
@@ -66,6 +71,7 @@ function heatmap(parent, rows, cols, opts) {
   return (values, view, cmap, query) => {
     const [lo, hi] = limits(view, values);
     shown = values;
+    svg.attnlabValues = values; // what is drawn, at full precision, for tests
     rects.forEach((r, idx) => {
       const v = values[idx];
       const fill = Number.isFinite(v) ? colour(cmap, v, lo, hi) : "#bbbbbb";
@@ -89,11 +95,44 @@ function select(parent, label, options, value, onChange) {
   return sel;
 }
 
-function mapValues(data, setting, view, layer, head) {
+// One map (L × S) to draw: precomputed (data.maps), or computed here from the raw scores (data.scores).
+function mapValues(data, s, layer, head) {
   const [, heads, L, S] = data.shape;
-  const flat = data.maps[setting][data.views.indexOf(view)];
+  if (data.mode === "scores") {
+    const scores = block(data.scores[s.setting], layer * heads + head, L, S);
+    const opts = { rows: L, cols: S, dk: data.d_k, scaled: s.scaled, temperature: s.temperature, mask: data.mask };
+    return attentionViews(scores, opts)[s.view];
+  }
+  const flat = data.maps[s.setting][data.views.indexOf(s.view)];
   const start = (layer * heads + head) * L * S;
   return flat.slice(start, start + L * S);
+}
+
+// The temperature as a slider on a log scale: TICKS steps per doubling, so 0.25, 0.5, 1, 2, 4 are exact.
+const TICKS = 20;
+const formatTemperature = (t) => `τ = ${Number(t.toPrecision(3))}`;
+
+function temperatureSlider(parent, range, onChange) {
+  const wrap = make("label", { class: "attnlab-control attnlab-temperature" }, parent);
+  make("span", { text: "temperature " }, wrap);
+  const [lo, hi] = range.map((t) => Math.round(Math.log2(t) * TICKS));
+  const input = make("input", { type: "range", min: lo, max: hi, step: 1, "aria-label": "temperature" }, wrap);
+  const shown = make("output", {}, wrap);
+  input.addEventListener("input", () => onChange(2 ** (Number(input.value) / TICKS)));
+  return (t) => {
+    const tick = String(Math.max(lo, Math.min(hi, Math.round(Math.log2(t) * TICKS))));
+    if (input.value !== tick) input.value = tick;
+    input.setAttribute("aria-valuetext", formatTemperature(t));
+    shown.textContent = formatTemperature(t);
+  };
+}
+
+function scalingBox(parent, dk, onChange) {
+  const wrap = make("label", { class: "attnlab-control attnlab-scaling" }, parent);
+  const box = make("input", { type: "checkbox" }, wrap);
+  make("span", { text: ` scale by 1/√d_k (d_k = ${dk})` }, wrap);
+  box.addEventListener("change", () => onChange(box.checked));
+  return (on) => (box.checked = on);
 }
 
 function rowBars(parent) {
@@ -140,7 +179,15 @@ function renderHeatmap(model, el, grid) {
   const [layers, heads, L, S] = data.shape;
   const controls = make("div", { class: "attnlab-controls" }, el);
   const body = make("div", { class: "attnlab-body" }, el);
-  const state = () => ({ setting: model.get("setting"), view: model.get("view"), layer: model.get("layer"), head: model.get("head"), query: model.get("query") });
+  const state = () => ({
+    setting: model.get("setting"),
+    view: model.get("view"),
+    layer: model.get("layer"),
+    head: model.get("head"),
+    query: model.get("query"),
+    temperature: model.get("temperature") ?? 1,
+    scaled: model.get("scaled") ?? true,
+  });
   const set = (k, v) => {
     model.set(k, v);
     model.save_changes();
@@ -150,6 +197,9 @@ function renderHeatmap(model, el, grid) {
   if (data.views.length > 1) sels.view = select(controls, "show", data.views, data.views.indexOf(model.get("view")), (v) => set("view", data.views[v]));
   if (layers > 1) sels.layer = select(controls, "layer", [...Array(layers).keys()].map(String), model.get("layer"), (v) => set("layer", v));
   if (heads > 1) sels.head = select(controls, "head", [...Array(heads).keys()].map(String), model.get("head"), (v) => set("head", v));
+  const scores = data.mode === "scores";
+  const showTemperature = scores ? temperatureSlider(controls, data.temperature_range, (t) => set("temperature", t)) : null;
+  const showScaling = scores ? scalingBox(controls, data.d_k, (on) => set("scaled", on)) : null;
   const offLive = liveInput(model, controls);
   const onRow = (i) => set("query", model.get("query") === i ? -1 : i);
   // A grid shows every head small (click one to choose it); the chosen head is drawn large, labelled.
@@ -171,15 +221,20 @@ function renderHeatmap(model, el, grid) {
       const s = state();
       const cmap = data.cmap;
       panels.forEach(({ box, draw: d }, h) => {
-        d(mapValues(data, s.setting, s.view, s.layer, h), s.view, cmap, s.query);
+        d(mapValues(data, s, s.layer, h), s.view, cmap, s.query);
         box.classList.toggle("attnlab-chosen", h === s.head);
       });
-      const values = mapValues(data, s.setting, s.view, s.layer, s.head);
+      const values = mapValues(data, s, s.layer, s.head);
       drawDetail(values, s.view, cmap, s.query);
       bars(data.x_labels, s.query >= 0 ? values.slice(s.query * S, (s.query + 1) * S) : [], s.query, data.y_labels[s.query]);
       for (const key of ["setting", "layer", "head"]) if (sels[key]) sels[key].value = String(s[key]);
       if (sels.view) sels.view.value = String(data.views.indexOf(s.view));
       el.dataset.drawn = `${s.setting}/${s.view}/${s.layer}/${s.head}/${s.query}`;
+      if (scores) {
+        showTemperature(s.temperature);
+        showScaling(s.scaled);
+        el.dataset.drawn += `/${s.temperature}/${s.scaled ? "scaled" : "unscaled"}`;
+      }
     } catch (err) {
       el.dataset.error = String(err);
       make("pre", { class: "attnlab-error", text: `explorer could not draw: ${err}` }, el);
@@ -266,7 +321,7 @@ function renderFrames(model, el) {
 
 function render({ model, el }) {
   el.classList.add("attnlab-explorer");
-  const names = ["setting", "view", "layer", "head", "query"];
+  const names = ["setting", "view", "layer", "head", "query", "temperature", "scaled"];
   let current = null;
   const build = () => {
     if (current) {

@@ -11,6 +11,7 @@ import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,9 +19,10 @@ from .browser import chromium_page
 
 pytest.importorskip("anywidget")
 from attnlab.widgets import FrameExplorer, HeadGridExplorer, HeatmapExplorer, qk_views
+from attnlab.widgets._base import esm
 
 WIDGETS = Path(__file__).resolve().parents[2] / "attnlab" / "widgets"
-ESM = (WIDGETS / "explorer.js").read_bytes()
+ESM = esm().encode()  # explorer.js with compute.js inlined: the module the book ships
 CSS = (WIDGETS / "explorer.css").read_text()
 
 HARNESS = """
@@ -49,8 +51,8 @@ window.ready = true;
 
 
 def open_explorer(page, widget, live=False):
-    names = ("kind", "data", "setting", "view", "layer", "head", "query")
-    state = json.dumps({n: getattr(widget, n) for n in names})
+    names = ("kind", "data", "setting", "view", "layer", "head", "query", "temperature", "scaled")
+    state = json.dumps({n: getattr(widget, n) for n in names if widget.has_trait(n)})
     html = HARNESS % {
         "css": CSS,
         "state": state,
@@ -211,3 +213,144 @@ def test_frame_explorer_switches_video_layer_and_patch_source(page):
     assert seen["patches seen from"][1] != seen["head"][1]
     assert root.get_attribute("data-drawn") == "2/1/1/1/2"
     assert not root.get_attribute("data-error")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scores mode: the state carries Q Kᵀ once and the page computes the views (compute.js)
+
+
+def drawn(page) -> np.ndarray:
+    """The values of the large map as drawn, at full precision."""
+    return np.array(page.eval_on_selector("#root .attnlab-detail svg", "s => Array.from(s.attnlabValues)"))
+
+
+def assert_drawn_equals_pytorch(page, explorer, layer=0, head=0):
+    """What the page draws equals attnlab's computation from the same stored scores, to 1e-6."""
+    names = "['temperature', 'scaled', 'view', 'setting']"
+    state = page.evaluate(f"{names}.map((n) => window.model.get(n))")
+    temperature, scaled, view, setting = state
+    expected = explorer.views(setting=setting, temperature=temperature, scaled=scaled)[view][layer, head]
+    got = drawn(page)
+    np.testing.assert_allclose(got, expected.reshape(-1).numpy(), rtol=0, atol=1e-6, err_msg=f"{state}")
+    return got
+
+
+def scores_explorer(seed=0, L=6, E=8, **kwargs):
+    g = torch.Generator().manual_seed(seed)
+    q, k = torch.randn(L, E, generator=g) * 2, torch.randn(L, E, generator=g) * 2
+    return HeatmapExplorer(scores=q @ k.T, x_labels=WORDS[:L], d_k=E, **kwargs)
+
+
+def slider(root):
+    return root.locator("input[type='range'][aria-label='temperature']")
+
+
+def test_scores_mode_draws_pytorchs_weights_and_shows_the_temperature(page):
+    explorer = scores_explorer()
+    root = open_explorer(page, explorer)
+    assert root.locator("rect[data-row]").count() == 36
+    assert slider(root).count() == 1 and root.locator("select[aria-label='temperature']").count() == 0
+    assert root.locator(".attnlab-temperature output").inner_text() == "τ = 1"
+    assert slider(root).get_attribute("aria-valuetext") == "τ = 1"
+    assert root.locator(".attnlab-temperature").inner_text().startswith("temperature")  # a visible label
+    weights = assert_drawn_equals_pytorch(page, explorer)
+    assert np.allclose(weights.reshape(6, 6).sum(1), 1)
+    assert not root.get_attribute("data-error")
+
+
+def test_the_temperature_slider_works_from_the_keyboard(page):
+    explorer = scores_explorer(1)
+    root = open_explorer(page, explorer)
+    first = drawn(page)
+    slider(root).focus()
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("window.model.get('temperature')") == pytest.approx(2 ** (1 / 20))
+    assert not np.allclose(drawn(page), first)
+    assert_drawn_equals_pytorch(page, explorer)
+    page.keyboard.press("Home")
+    assert page.evaluate("window.model.get('temperature')") == 1 / 16
+    assert root.locator(".attnlab-temperature output").inner_text() == "τ = 0.0625"
+    sharp = assert_drawn_equals_pytorch(page, explorer)
+    page.keyboard.press("End")
+    assert page.evaluate("window.model.get('temperature')") == 16
+    flat = assert_drawn_equals_pytorch(page, explorer)
+    assert sharp.reshape(6, 6).max(1).min() > flat.reshape(6, 6).max(1).max()  # low τ sharpens every row
+    assert slider(root).get_attribute("aria-valuetext") == "τ = 16"
+
+
+def test_dragging_the_slider_recomputes(page):
+    explorer = scores_explorer(2)
+    root = open_explorer(page, explorer)
+    box = slider(root).bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)  # the thumb sits in the middle: τ = 1
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=5)
+    page.mouse.up()
+    temperature = page.evaluate("window.model.get('temperature')")
+    assert 2 < temperature < 16
+    assert root.locator(".attnlab-temperature output").inner_text() == f"τ = {float(f'{temperature:.3g}'):g}"
+    assert_drawn_equals_pytorch(page, explorer)
+
+
+def test_scaling_and_views_switch_in_the_page(page):
+    explorer = scores_explorer(3, temperature=0.5)
+    root = open_explorer(page, explorer)
+    assert root.locator(".attnlab-temperature output").inner_text() == "τ = 0.5"
+    scaled = assert_drawn_equals_pytorch(page, explorer)
+    box = root.get_by_label("scale by 1/√d_k (d_k = 8)")
+    assert box.is_checked()
+    box.click()
+    assert page.evaluate("window.model.get('scaled')") is False
+    unscaled = assert_drawn_equals_pytorch(page, explorer)
+    assert unscaled.reshape(6, 6).max(1).mean() > scaled.reshape(6, 6).max(1).mean()  # √8 times the logits
+    root.locator("select[aria-label='show']").select_option(label="scaled scores")
+    assert_drawn_equals_pytorch(page, explorer)
+    root.locator("select[aria-label='show']").select_option(label="raw scores")
+    raw = assert_drawn_equals_pytorch(page, explorer)
+    slider(root).focus()
+    page.keyboard.press("End")
+    box.click()
+    assert np.array_equal(drawn(page), raw)  # raw scores depend on neither
+    assert root.get_attribute("data-drawn").endswith("/16/scaled")
+
+
+def test_scores_mode_masks_as_attnlab_does(page):
+    mask = torch.ones(6, 6, dtype=torch.bool).tril()
+    mask[2] = False  # a query that may attend to nothing
+    explorer = scores_explorer(4, mask=mask)
+    root = open_explorer(page, explorer)
+    weights = assert_drawn_equals_pytorch(page, explorer).reshape(6, 6)
+    assert (weights[2] == 0).all() and (weights[~mask.numpy()] == 0).all()
+    root.locator("select[aria-label='show']").select_option(label="scaled scores")
+    assert fills(page, "#root .attnlab-detail rect[data-row]").count("#bbbbbb") == int((~mask).sum())
+    root.locator("rect[data-row='2'][data-col='0']").click()
+    assert root.locator(".attnlab-bar-value").all_inner_texts() == ["–"] * 6
+
+
+def test_scores_mode_grid_computes_every_head_and_setting(page):
+    g = torch.Generator().manual_seed(5)
+    scores = {name: torch.randn(2, 3, 5, 5, generator=g) * 3 for name in ("untrained", "trained")}
+    explorer = HeadGridExplorer(scores=scores, x_labels=WORDS[:5], d_k=4, setting_label="training")
+    root = open_explorer(page, explorer)
+    assert root.locator(".attnlab-grid .attnlab-panel").count() == 3
+    root.locator("select[aria-label='training']").select_option(label="trained")
+    root.locator("select[aria-label='layer']").select_option("1")
+    root.locator(".attnlab-grid .attnlab-panel").nth(2).click()
+    slider(root).focus()
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("[window.model.get('setting'), window.model.get('layer'), window.model.get('head')]") == [
+        1,
+        1,
+        2,
+    ]
+    assert_drawn_equals_pytorch(page, explorer, layer=1, head=2)
+
+
+def test_scores_mode_keeps_the_kernel_path(page):
+    explorer = scores_explorer(6, compute=lambda seed: scores_explorer(int(seed)).views()["raw scores"])
+    root = open_explorer(page, explorer, live=True)
+    assert root.locator(".attnlab-live").is_visible()
+    root.locator(".attnlab-live input").fill("7")
+    root.locator(".attnlab-live input").dispatch_event("change")
+    assert page.evaluate("window.sent")[-1] == {"type": "compute", "value": 7}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import os
 import re
 import threading
@@ -302,16 +303,44 @@ def intro_explorer(page: Any) -> None:
     assert explorer.locator(".attnlab-live").is_hidden()  # no kernel: no free-value input
 
 
+def stored_scores(notebook: str) -> dict:
+    """The data of the first explorer in `notebook`'s stored widget state that carries raw scores."""
+    nb = json.loads((ROOT / notebook).read_text(encoding="utf-8"))
+    state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    return next(m["state"]["data"] for m in state.values() if m["state"].get("data", {}).get("mode") == "scores")
+
+
 def self_attention_explorer(page: Any) -> None:
-    """Chapter 1: a temperature, a view and a query redraw the trained lookup layer's map."""
+    """Chapter 1: the temperature slider recomputes the trained lookup layer's weights in the page, equal
+    to attnlab's from the stored scores; the scaling, a view and a query redraw the map."""
+    import torch
+
+    import attnlab
+
     explorer = page.locator(".attnlab-explorer").first
     assert explorer.locator("rect[data-row]").count() == 144
+    assert explorer.locator("select[aria-label='temperature']").count() == 0  # a slider, not a menu
+    slider = explorer.locator("input[type='range'][aria-label='temperature']")
+    shown = explorer.locator(".attnlab-temperature output")
+    assert shown.inner_text() == "τ = 1"
     weights = explorer_fills(explorer)
-    explorer.locator("select[aria-label='temperature']").select_option(label="τ = 4")
+    slider.focus()
+    page.keyboard.press("End")  # the keyboard reaches the slider's end: τ = 16
+    assert shown.inner_text() == "τ = 16" and slider.get_attribute("aria-valuetext") == "τ = 16"
     assert explorer_fills(explorer) != weights, "a new temperature did not redraw the weights"
+    drawn = explorer.locator(".attnlab-detail svg").evaluate("s => Array.from(s.attnlabValues)")
+    data = stored_scores("chapters/01_self_attention.ipynb")
+    scores = torch.tensor(data["scores"][0], dtype=torch.float64).reshape(12, 12)
+    expected = attnlab.attention_weights(scores, torch.eye(12, dtype=torch.float64), scale=32**-0.5 / 16)
+    torch.testing.assert_close(torch.tensor(drawn, dtype=torch.float64), expected.reshape(-1), atol=1e-6, rtol=0)
+    hot = explorer_fills(explorer)
+    explorer.get_by_label("scale by 1/√d_k (d_k = 32)").click()
+    assert explorer_fills(explorer) != hot, "turning the scaling off did not redraw the weights"
     explorer.locator("select[aria-label='show']").select_option(label="raw scores")
     raw = explorer_fills(explorer)
-    explorer.locator("select[aria-label='temperature']").select_option(label="τ = 0.25")
+    slider.focus()
+    page.keyboard.press("Home")
+    assert shown.inner_text() == "τ = 0.0625"
     assert explorer_fills(explorer) == raw, "raw scores must not depend on the temperature"
     explorer.locator("rect[data-row='7'][data-col='0']").click()
     assert explorer.locator(".attnlab-bar").count() == 12
