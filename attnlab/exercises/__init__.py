@@ -19,10 +19,10 @@ is ``pass``) is neither right nor wrong: it shows a neutral "your answer goes he
 toggle, so the answer stays hidden until the reader opens it.
 
 One module per chapter holds that chapter's exercises as a tuple ``EXERCISES`` (``ch1_attention``,
-``ch1b_positions`` … ``ch6_cost``); chapters 1 to 5 have a second, ``ch1_transfer``, ``ch2_transfer``,
-``ch3_transfer``, ``ch4_transfer`` and ``ch5_transfer``, of transfer tasks that nothing on the page
-answers by copying (a merge, a design, a prediction checked as a set). Listing a module in ``_MODULES``
-below registers them. ``_core`` holds the machinery they share.
+``ch1b_positions`` … ``ch6_cost``); chapters 1 to 6 have a second, ``ch1_transfer``, ``ch2_transfer``,
+``ch3_transfer``, ``ch4_transfer``, ``ch5_transfer`` and ``ch6_transfer``, of transfer tasks that nothing
+on the page answers by copying (a merge, a design, a prediction checked as a set, a count). Listing a
+module in ``_MODULES`` below registers them. ``_core`` holds the machinery they share.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from . import (
     ch5_transfer,
     ch5_video,
     ch6_cost,
+    ch6_transfer,
 )
 from ._core import Case, Exercise, Mistake, Result, run_check
 from ._reveal import Solution, worked_solution
@@ -65,6 +66,7 @@ _MODULES = (
     ch5_video,
     ch5_transfer,
     ch6_cost,
+    ch6_transfer,
 )
 _EXERCISES: dict[str, Exercise] = {ex.id: ex for module in _MODULES for ex in module.EXERCISES}
 
