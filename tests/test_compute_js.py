@@ -197,8 +197,38 @@ def error_cases() -> list[dict]:
     ]
 
 
+def editor_cases() -> list[dict]:
+    """The mask editor's pieces: cells, causal and padding combined (attnlab.combine_masks), the per-key
+    Hugging Face mask when one exists, and the rows that see nothing."""
+    g = torch.Generator().manual_seed(4)
+    cells = masks(4, 5, g)["random"]
+    flat = cells.reshape(-1).tolist()
+    causal, padding = attnlab.causal_mask(4, 5), attnlab.padding_mask([3], 5)
+    per_key = padding.expand(4, 5)
+    cases = [
+        {"fn": "editorMask", "args": [flat, 4, 5], "expected": cells},
+        {"fn": "editorMask", "args": [flat, 4, 5, {"padding": 3}], "expected": combine_masks(cells, padding)},
+        {
+            "fn": "editorMask",
+            "args": [flat, 4, 5, {"causal": True, "padding": 3}],
+            "expected": combine_masks(cells, causal, padding),
+        },
+        {"fn": "perKeyHfMask", "args": [per_key.reshape(-1).tolist(), 4, 5], "expected": [1, 1, 1, 0, 0]},
+        {"fn": "perKeyHfMask", "args": [causal.reshape(-1).tolist(), 4, 5], "expected": None},
+        {"fn": "perKeyHfMask", "args": [flat, 4, 5], "expected": None},
+        {"fn": "emptyRows", "args": [flat, 4, 5], "expected": [i for i in range(4) if not cells[i].any()]},
+        {
+            "fn": "editorMask",
+            "args": [flat, 4, 5, {"padding": 6}],
+            "throws": "length must be an integer in 0..5, got 6",
+        },
+        {"fn": "editorMask", "args": [[True], 4, 5], "throws": "the cells hold 1 entries, expected 4×5 = 20"},
+    ]
+    return cases
+
+
 def cases() -> list[dict]:
-    return [*view_cases(), *softmax_cases(), *mask_cases(), *product_cases(), *error_cases()]
+    return [*view_cases(), *softmax_cases(), *mask_cases(), *product_cases(), *error_cases(), *editor_cases()]
 
 
 CASES = cases()

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from attnlab import AttnLabError, attention_weights
+from attnlab import AttnLabError, attention_weights, scaled_dot_product_attention
+from attnlab import causal_mask as attnlab_causal
 from attnlab.plotting import cmap_hex
 
 widgets = pytest.importorskip("attnlab.widgets")
@@ -319,3 +320,90 @@ def test_scores_mode_errors_name_the_bad_values():
         explorer.temperature = 0
     with pytest.raises(AttnLabError, match=r"views\(\) needs an explorer made with scores="):
         HeatmapExplorer(scores).views()
+
+
+# ----------------------------------------------------------------------------------------------------
+# The mask editor (chapter 3): cells, causal and padding combined; the Python twin of the page
+
+
+def mask_editor(**kwargs):
+    q, k = qk()
+    return widgets.MaskEditor(q @ k.T, 8, WORDS, **kwargs), q.double(), k.double()
+
+
+def test_mask_editor_state_carries_the_scores_once_and_the_mask():
+    editor, q, k = mask_editor(title="edit")
+    data = editor.data
+    assert editor.kind == "mask" and data["mode"] == "mask" and data["shape"] == [1, 1, 6, 6]
+    assert data["scores"] == [round(v, 6) + 0.0 for v in (q.float() @ k.float().T).double().reshape(-1).tolist()]
+    assert data["d_k"] == 8 and data["x_labels"] == data["y_labels"] == WORDS and data["title"] == "edit"
+    assert editor.cells == [True] * 36 and editor.causal is False and editor.padding == 6
+    assert editor.mask == [True] * 36
+    assert len(json.dumps({k: v for k, v in data.items() if k != "cmap"})) < 1_500
+
+
+def test_mask_editor_combines_cells_causal_and_padding_and_follows_edits():
+    cells = torch.ones(6, 6, dtype=torch.bool)
+    cells[1, 0] = False
+    editor, _, _ = mask_editor(mask=cells, causal=True, padding=4)
+    expected = cells & attnlab_causal(6) & (torch.arange(6) < 4)
+    assert torch.equal(editor.allowed(), expected) and editor.mask == expected.reshape(-1).tolist()
+    editor.causal, editor.padding = False, 6
+    assert editor.mask == cells.reshape(-1).tolist()  # the synced mask follows every edit
+    edited = list(editor.cells)
+    edited[5] = False
+    editor.cells = edited
+    assert editor.allowed()[0, 5].item() is False
+
+
+def test_mask_editor_twin_equals_attnlab_with_zero_rows():
+    cells = torch.ones(6, 6, dtype=torch.bool)
+    cells[3] = False  # a query that sees nothing
+    editor, q, k = mask_editor(mask=cells, causal=True, padding=5)
+    allowed = editor.allowed()
+    weights = editor.weights()
+    torch.testing.assert_close(weights, attention_weights(q, k, allowed), atol=1e-6, rtol=0)
+    out = scaled_dot_product_attention(q, k, torch.eye(6, dtype=torch.float64), allowed)  # values = I: the weights
+    torch.testing.assert_close(weights, out, atol=1e-6, rtol=0)
+    assert (weights[3] == 0).all() and (weights[~allowed] == 0).all()
+    assert weights.dtype == torch.float64
+    other = attnlab_causal(6)  # the twin takes any mask
+    torch.testing.assert_close(editor.weights(other), attention_weights(q, k, other), atol=1e-6, rtol=0)
+
+
+def test_mask_editor_conventions():
+    editor, _, _ = mask_editor(padding=4)
+    c = editor.conventions()
+    allowed = editor.allowed()
+    assert torch.equal(c["attn_mask"], ~allowed)  # nn.MultiheadAttention: True = blocked
+    assert torch.equal(c["additive"], torch.zeros(6, 6, dtype=torch.float64).masked_fill(~allowed, -math.inf))
+    assert c["attention_mask"].tolist() == [[1, 1, 1, 1, 0, 0]]  # Hugging Face: 1 = keep, per key
+    editor.causal = True
+    assert editor.conventions()["attention_mask"] is None  # the rows differ: no per-key mask
+
+
+def test_mask_editor_errors_name_the_bad_values():
+    q, k = qk()
+    scores = q @ k.T
+    MaskEditor = widgets.MaskEditor
+    with pytest.raises(AttnLabError, match=r"scores must be \(L, S\), got shape \(1, 6, 6\)"):
+        MaskEditor(scores[None], 8)
+    with pytest.raises(AttnLabError, match=r"scores must be finite"):
+        MaskEditor(scores.masked_fill(torch.eye(6, dtype=torch.bool), -math.inf), 8)
+    with pytest.raises(AttnLabError, match=r"d_k, the width of the queries and keys, must be a positive int, got 0"):
+        MaskEditor(scores, 0)
+    with pytest.raises(AttnLabError, match=r"mask must be bool \(True = may attend\), got dtype torch.float32"):
+        MaskEditor(scores, 8, mask=torch.ones(6, 6))
+    with pytest.raises(AttnLabError, match=r"mask must be \(L, S\) = \(6, 6\), got \(5, 6\)"):
+        MaskEditor(scores, 8, mask=torch.ones(5, 6, dtype=torch.bool))
+    with pytest.raises(AttnLabError, match=r"padding \(the number of real keys\) must be in 0..6, got 7"):
+        MaskEditor(scores, 8, padding=7)
+    editor = MaskEditor(scores, 8)
+    with pytest.raises(AttnLabError, match=r"padding \(the number of real keys\) must be in 0..6, got -1"):
+        editor.padding = -1
+    with pytest.raises(AttnLabError, match=r"cells must hold L·S = 36 entries, got 3"):
+        editor.cells = [True] * 3
+    with pytest.raises(AttnLabError, match=r"mask must be \(L, S\) = \(6, 6\), got \(6,\)"):
+        editor.weights(torch.ones(6, dtype=torch.bool))
+    with pytest.raises(AttnLabError, match=r"6 key labels for 5 keys"):
+        MaskEditor(scores[:5, :5], 8, WORDS)

@@ -2,12 +2,14 @@
 
 Each explorer carries its maps in the widget state and draws them in the browser, so choosing a head,
 a query, a frame or a precomputed setting needs no kernel; with a kernel, ``compute`` recomputes any
-value in Python. A heatmap made with ``scores=`` carries only the raw scores ``Q Kᵀ``, and the page
+value in Python. :class:`MaskEditor` lets the reader edit a mask and recomputes the weights in
+the page. A heatmap made with ``scores=`` carries only the raw scores ``Q Kᵀ``, and the page
 computes the weights itself (compute.js) for any temperature, with or without the 1/√d_k scaling.
 Needs ``anywidget`` (``pip install attnlab[book]``).
 """
 
 from .explorers import HeadGridExplorer, HeatmapExplorer, qk_views
 from .frames import FrameExplorer
+from .masks import MaskEditor
 
-__all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "qk_views"]
+__all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "MaskEditor", "qk_views"]

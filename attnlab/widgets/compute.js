@@ -184,3 +184,31 @@ export function block(values, b, rows, cols) {
   check(Number.isInteger(b) && b >= 0 && (b + 1) * size <= values.length, `block ${b} is out of range: there are ${values.length / size}`);
   return values.slice(b * size, (b + 1) * size);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// The mask editor: the reader's cells, causal and padding in one mask, and Hugging Face's per-key form
+
+// The mask the editor applies (rows × cols, truthy = may attend): the reader's own cells, and the causal
+// mask when `causal`, and the padding mask of `padding` real keys (attnlab.combine_masks of the three).
+export function editorMask(cells, rows, cols, { causal = false, padding = cols } = {}) {
+  check(cells.length === rows * cols, `the cells hold ${cells.length} entries, expected ${rows}×${cols} = ${rows * cols}`);
+  const parts = [cells, paddingMask(rows, cols, padding)];
+  if (causal) parts.push(causalMask(rows, cols));
+  return combineMasks(...parts);
+}
+
+// Hugging Face's attention_mask (one 0/1 flag per key, 1 = keep) that gives this boolean mask, or null
+// when no per-key mask can: the rows differ (a causal mask, or cells edited in one row only).
+export function perKeyHfMask(mask, rows, cols) {
+  check(mask.length === rows * cols, `the mask has ${mask.length} entries, expected ${rows}×${cols} = ${rows * cols}`);
+  for (let i = 1; i < rows; i++) for (let j = 0; j < cols; j++) if (Boolean(mask[i * cols + j]) !== Boolean(mask[j])) return null;
+  return toHfMask(Array.from(mask).slice(0, cols));
+}
+
+// The query rows (0-based) that may attend to no key: their weights are all zero in attnlab.
+export function emptyRows(mask, rows, cols) {
+  check(mask.length === rows * cols, `the mask has ${mask.length} entries, expected ${rows}×${cols} = ${rows * cols}`);
+  const out = [];
+  for (let i = 0; i < rows; i++) if (!Array.from(mask.slice(i * cols, (i + 1) * cols)).some(Boolean)) out.push(i);
+  return out;
+}

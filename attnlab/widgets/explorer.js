@@ -2,9 +2,10 @@
 // head, a query, a frame or a precomputed setting redraws with no kernel (static HTML included).
 // With a kernel, Python answers a "hello" and the explorer also offers a free value to recompute.
 // An explorer made with scores= carries only the raw scores: compute.js computes the views here, for any
-// temperature (a slider) and with or without the 1/√d_k scaling. attnlab/widgets/_base.py inlines
+// temperature (a slider) and with or without the 1/√d_k scaling. The mask editor (kind "mask") lets the
+// reader mask pairs and recomputes the weights the same way. attnlab/widgets/_base.py inlines
 // compute.js in place of the import below, so that the widget is one module.
-import { attentionViews, block } from "./compute.js";
+import { attentionViews, block, boolToAdditive, editorMask, emptyRows, perKeyHfMask, toMhaMask } from "./compute.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -319,9 +320,181 @@ function renderFrames(model, el) {
   return { draw, cleanup: offLive };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The mask editor: an L × S grid of buttons (one per query–key pair), coloured by the weight, grey where
+// masked. Click a cell, or Tab to the grid, move with the arrow keys and press Space or Enter, to mask
+// or unmask it. The mask applied is the reader's cells, and causal, and the padding (compute.js's
+// editorMask); a second panel writes it in nn.MultiheadAttention's and Hugging Face's conventions.
+
+const MASKED = "#bbbbbb";
+const FOCUS = "3px solid #e8590c";
+
+// Black or white text, whichever contrasts more with the background (at least 4.5:1 either way).
+function textOn(hex) {
+  const lin = (c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  const [r, g, b] = [1, 3, 5].map((i) => lin(parseInt(hex.slice(i, i + 2), 16) / 255));
+  const lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#000000" : "#ffffff";
+}
+
+// A boolean or float matrix as PyTorch prints it, one row a line.
+function matrixText(values, rows, cols, format) {
+  const cells = Array.from(values, format);
+  const width = Math.max(...cells.map((c) => c.length));
+  const lines = [];
+  for (let i = 0; i < rows; i++) lines.push("[" + cells.slice(i * cols, (i + 1) * cols).map((c) => c.padStart(width)).join(", ") + "]");
+  return "[" + lines.join(",\n ") + "]";
+}
+
+function renderMask(model, el) {
+  const data = model.get("data");
+  const [, , L, S] = data.shape;
+  const xs = data.x_labels;
+  const ys = data.y_labels;
+  const controls = make("div", { class: "attnlab-controls" }, el);
+  const causalWrap = make("label", { class: "attnlab-control attnlab-causal" }, controls);
+  const causalBox = make("input", { type: "checkbox" }, causalWrap);
+  make("span", { text: " causal (query i sees keys 0..i)" }, causalWrap);
+  const padWrap = make("label", { class: "attnlab-control attnlab-padding" }, controls);
+  make("span", { text: "real keys " }, padWrap);
+  const padInput = make("input", { type: "number", min: 0, max: S, step: 1, "aria-label": `real keys (0 to ${S}; the rest are padding)` }, padWrap);
+  make("span", { text: ` of ${S}` }, padWrap);
+  const reset = make("button", { type: "button", class: "attnlab-reset", text: "unmask every cell" }, controls);
+  const body = make("div", { class: "attnlab-body" }, el);
+  const left = make("div", { class: "attnlab-mask-editor", style: "max-width:100%;min-width:0;overflow-x:auto" }, body);
+  make("p", { class: "attnlab-hint", text: "Click a cell, or Tab to the grid, move with the arrow keys and press Space, to mask or unmask that pair. Colour and number: the weight; grey ×: masked." }, left);
+  const table = make("table", { role: "grid", "aria-label": data.alt, class: "attnlab-mask-grid", style: "border-collapse:collapse" }, left);
+  const head = make("tr", {}, make("thead", {}, table));
+  make("th", { scope: "col", class: "attnlab-label", style: "font-weight:normal;font-size:10px;padding-right:4px", text: "query \\ key" }, head);
+  xs.forEach((s) => make("th", { scope: "col", class: "attnlab-label", style: "font-weight:normal;padding:0 2px", text: s }, head));
+  const tbody = make("tbody", {}, table);
+  let active = 0; // the cell the keyboard is on (roving tabindex)
+  const buttons = [];
+  for (let i = 0; i < L; i++) {
+    const tr = make("tr", {}, tbody);
+    make("th", { scope: "row", class: "attnlab-label", style: "font-weight:normal;text-align:right;padding-right:4px", text: ys[i] }, tr);
+    for (let j = 0; j < S; j++) {
+      const td = make("td", { role: "gridcell", style: "padding:1px" }, tr);
+      const b = make("button", { type: "button", class: "attnlab-cell", "data-row": i, "data-col": j, tabindex: i === 0 && j === 0 ? 0 : -1, style: "width:2.6rem;height:1.7rem;border:0;padding:0;font:inherit;font-size:11px;font-variant-numeric:tabular-nums;cursor:pointer" }, td);
+      b.addEventListener("click", () => toggle(i * S + j));
+      b.addEventListener("focus", () => {
+        b.style.outline = FOCUS;
+        b.style.outlineOffset = "-3px";
+        moveTo(i * S + j, false);
+      });
+      b.addEventListener("blur", () => (b.style.outline = ""));
+      buttons.push(b);
+    }
+  }
+  const status = make("p", { class: "attnlab-hint attnlab-status", "aria-live": "polite" }, left);
+  const empty = make("p", { class: "attnlab-empty", "aria-live": "polite" }, left);
+  const panel = make("div", { class: "attnlab-conventions", style: "max-width:100%;min-width:0" }, body);
+  make("div", { class: "attnlab-panel-title", text: "The same mask in PyTorch's and Hugging Face's conventions" }, panel);
+  const section = (cls, title, wrap = false) => {
+    make("p", { class: "attnlab-hint", text: title, style: "margin:0.4rem 0 0.1rem 0" }, panel);
+    return make("pre", { class: cls, style: `margin:0;overflow-x:auto;font-size:11px${wrap ? ";white-space:pre-wrap;max-width:32rem" : ""}` }, panel);
+  };
+  const mhaText = section("attnlab-mha", "nn.MultiheadAttention(attn_mask=...), bool, True = blocked:");
+  const addText = section("attnlab-additive", "the same as a float mask, added to the logits (0 = keep, -inf = blocked):");
+  const hfText = section("attnlab-hf", "Hugging Face's attention_mask, one 0/1 per key (1 = keep):", true);
+
+  const state = () => ({ cells: model.get("cells"), causal: Boolean(model.get("causal")), padding: model.get("padding") });
+  const commit = (changes) => {
+    const next = { ...state(), ...changes };
+    for (const [k, v] of Object.entries(changes)) model.set(k, v);
+    model.set("mask", editorMask(next.cells, L, S, next));
+    model.save_changes();
+  };
+  function moveTo(idx, focus = true) {
+    if (buttons[active]) buttons[active].setAttribute("tabindex", -1);
+    active = idx;
+    buttons[idx].setAttribute("tabindex", 0);
+    if (focus) buttons[idx].focus();
+  }
+  function toggle(idx) {
+    const s = state();
+    const [i, j] = [Math.floor(idx / S), idx % S];
+    const pair = `“${ys[i]}” → “${xs[j]}”`;
+    moveTo(idx, false);
+    const cells = Array.from(s.cells);
+    cells[idx] = !cells[idx];
+    const blocked = j >= s.padding ? "a padding key" : s.causal && j > i ? "in the future (causal)" : "";
+    commit({ cells });
+    status.textContent = cells[idx] && blocked ? `${pair}: unmasked by you, but still masked: ${blocked}.` : `${pair}: ${cells[idx] ? "unmasked" : "masked"}.`;
+  }
+  table.addEventListener("keydown", (e) => {
+    const [i, j] = [Math.floor(active / S), active % S];
+    const to = { ArrowUp: [i - 1, j], ArrowDown: [i + 1, j], ArrowLeft: [i, j - 1], ArrowRight: [i, j + 1], Home: [i, 0], End: [i, S - 1] }[e.key];
+    if (!to) return; // Space and Enter press the button: its click toggles the pair
+    e.preventDefault();
+    const [r, c] = [Math.max(0, Math.min(L - 1, to[0])), Math.max(0, Math.min(S - 1, to[1]))];
+    moveTo(r * S + c);
+  });
+  causalBox.addEventListener("change", () => commit({ causal: causalBox.checked }));
+  const onPadding = (e) => {
+    if (padInput.value.trim() === "" && e.type === "input") return; // the reader is still typing
+    const n = Number(padInput.value);
+    if (Number.isInteger(n) && n >= 0 && n <= S) {
+      if (n !== model.get("padding")) commit({ padding: n });
+    } else status.textContent = `real keys must be a whole number from 0 to ${S}, got ${padInput.value}`;
+  };
+  padInput.addEventListener("input", onPadding);
+  padInput.addEventListener("change", onPadding);
+  reset.addEventListener("click", () => {
+    commit({ cells: Array(L * S).fill(true) });
+    status.textContent = "every cell unmasked by you (causal and padding still apply).";
+  });
+
+  const draw = () => {
+    try {
+      const s = state();
+      const mask = editorMask(s.cells, L, S, s);
+      const weights = attentionViews(data.scores, { rows: L, cols: S, dk: data.d_k, mask }).weights;
+      const [lo, hi] = limits("weights", weights);
+      buttons.forEach((b, idx) => {
+        const [i, j] = [Math.floor(idx / S), idx % S];
+        const fill = mask[idx] ? colour(data.cmap, weights[idx], lo, hi) : MASKED;
+        b.style.background = fill;
+        b.style.color = textOn(fill);
+        b.textContent = mask[idx] ? weights[idx].toFixed(2) : "×";
+        b.setAttribute("aria-pressed", mask[idx] ? "false" : "true");
+        b.setAttribute("aria-label", `${ys[i]} → ${xs[j]}: ${mask[idx] ? weights[idx].toFixed(2) : "masked"}`);
+      });
+      table.attnlabValues = weights; // what is drawn, at full precision, for tests
+      table.attnlabMask = mask;
+      if (causalBox.checked !== s.causal) causalBox.checked = s.causal;
+      if (document.activeElement !== padInput || Number(padInput.value) !== s.padding) padInput.value = String(s.padding);
+      const blind = emptyRows(mask, L, S);
+      empty.textContent = blind.length
+        ? `${blind.length === 1 ? "Query" : "Queries"} ${blind.map((i) => `“${ys[i]}”`).join(", ")} may attend to no key: attnlab gives ${blind.length === 1 ? "its row" : "their rows"} all-zero weights (a plain softmax would give NaN).`
+        : "";
+      const attnMask = toMhaMask(mask);
+      const additive = boolToAdditive(mask);
+      const hf = perKeyHfMask(mask, L, S);
+      mhaText.textContent = matrixText(attnMask, L, S, (m) => (m ? "True" : "False"));
+      addText.textContent = matrixText(additive, L, S, (v) => (v === -Infinity ? "-inf" : "0."));
+      if (hf) hfText.textContent = `attention_mask = [[${hf.join(", ")}]]`;
+      else {
+        const noCausal = perKeyHfMask(editorMask(s.cells, L, S, { padding: s.padding }), L, S);
+        const rows = [...Array(L).keys()].filter((i) => mask.slice(i * S, (i + 1) * S).some((m, j) => m !== mask[j]));
+        hfText.textContent =
+          s.causal && noCausal
+            ? `No per-key attention_mask gives this mask: its rows differ. A Hugging Face decoder adds the causal part itself; its attention_mask = [[${noCausal.join(", ")}]] holds the padding.`
+            : `No per-key attention_mask gives this mask: it gives every query the same keys, and here queries “${ys[0]}” and “${ys[rows[0]]}” differ.`;
+      }
+      panel.attnlabConventions = { attn_mask: attnMask, additive: Array.from(additive), attention_mask: hf };
+      el.dataset.drawn = `${s.causal ? "causal" : "open"}/${s.padding}/${mask.map((m) => (m ? 1 : 0)).join("")}`;
+    } catch (err) {
+      el.dataset.error = String(err);
+      make("pre", { class: "attnlab-error", text: `explorer could not draw: ${err}` }, el);
+    }
+  };
+  return { draw, cleanup: () => {} };
+}
+
 function render({ model, el }) {
   el.classList.add("attnlab-explorer");
-  const names = ["setting", "view", "layer", "head", "query", "temperature", "scaled"];
+  const names = ["setting", "view", "layer", "head", "query", "temperature", "scaled", "cells", "causal", "padding"];
   let current = null;
   const build = () => {
     if (current) {
@@ -332,7 +505,7 @@ function render({ model, el }) {
     const kind = model.get("kind");
     const data = model.get("data");
     if (data.title) make("div", { class: "attnlab-title", text: data.title }, el);
-    current = kind === "frames" ? renderFrames(model, el) : renderHeatmap(model, el, kind === "grid");
+    current = kind === "frames" ? renderFrames(model, el) : kind === "mask" ? renderMask(model, el) : renderHeatmap(model, el, kind === "grid");
     names.forEach((n) => model.on(`change:${n}`, current.draw));
     current.draw();
   };

@@ -52,6 +52,7 @@ window.ready = true;
 
 def open_explorer(page, widget, live=False):
     names = ("kind", "data", "setting", "view", "layer", "head", "query", "temperature", "scaled")
+    names += ("cells", "causal", "padding", "mask")  # the mask editor's
     state = json.dumps({n: getattr(widget, n) for n in names if widget.has_trait(n)})
     html = HARNESS % {
         "css": CSS,

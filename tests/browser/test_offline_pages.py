@@ -483,3 +483,54 @@ def test_the_site_stays_small() -> None:
         pytest.skip(f"no built book in {SITE}: make book")
     size = sum(p.stat().st_size for p in SITE.rglob("*") if p.is_file())
     assert size < 40 * 2**20, f"_build/html is {size / 2**20:.1f} MB; copy only what pages load (limit 40 MB)"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Chapter 3's mask editor: the page recomputes the weights offline (its values are checked against
+# attnlab to 1e-6 in test_mask_editor_js.py; here, that the built page's editor works at all)
+
+MASK_EDITOR_PAGE = "chapters/03_masking.html"
+
+
+def mask_editor(page: Any) -> None:
+    """A click and a key press mask and unmask a pair; causal and padding recompute the weights; a row
+    masked by hand gets zeros and says so; the conventions panel follows."""
+    editor = page.locator(".attnlab-explorer").filter(has=page.locator("table.attnlab-mask-grid")).first
+    assert editor.locator("button.attnlab-cell").count() == 12 * 12
+    grid = editor.locator("table.attnlab-mask-grid")
+
+    def weights() -> list[list[float]]:
+        flat = grid.evaluate("t => Array.from(t.attnlabValues)")
+        return [flat[i * 12 : (i + 1) * 12] for i in range(12)]
+
+    start = weights()
+    assert all(abs(sum(row) - 1) < 1e-6 for row in start), "every row of the open editor must sum to 1"
+    hf = editor.locator(".attnlab-hf")
+    assert hf.inner_text() == "attention_mask = [[" + ", ".join(["1"] * 12) + "]]"
+    pair = editor.locator("button[data-row='0'][data-col='1']")
+    pair.click()
+    assert weights()[0][1] == 0 and abs(sum(weights()[0]) - 1) < 1e-6
+    assert "No per-key attention_mask" in hf.inner_text()
+    pair.press("Space")  # unmask it again, from the keyboard
+    assert weights() == start
+    editor.get_by_label("causal (query i sees keys 0..i)").check()
+    assert all(w == 0 for i, row in enumerate(weights()) for w in row[i + 1 :]), "causal: zeros above the diagonal"
+    assert "adds the causal part itself" in hf.inner_text()
+    editor.locator(".attnlab-padding input").fill("8")
+    assert all(w == 0 for row in weights() for w in row[8:]), "8 real keys: zeros on keys 8..11"
+    assert "[[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]]" in hf.inner_text()
+    editor.locator("button[data-row='0'][data-col='0']").click()  # query 0's only visible key
+    assert weights()[0] == [0] * 12
+    assert editor.locator(".attnlab-empty").inner_text().startswith("Query “0:")
+
+
+def test_chapter_3_mask_editor_recomputes_offline(browser: Any, site_root: str) -> None:
+    if MASK_EDITOR_PAGE not in built_pages():
+        pytest.skip(f"no built {MASK_EDITOR_PAGE} in {SITE}: make book")
+    if not VENDORED.is_file():
+        pytest.skip("the book was built without Node/npm, so its pages load MathJax and widgets from CDNs")
+    with open_page(browser, site_root + MASK_EDITOR_PAGE) as (page, record):
+        assert_widgets_rendered(page)
+        mask_editor(page)
+        page.wait_for_load_state("networkidle")
+        assert_no_problems(record)
