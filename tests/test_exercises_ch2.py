@@ -22,34 +22,11 @@ from torch import nn
 import attnlab
 from attnlab.exercises import ch2_transfer
 from attnlab.exercises._core import run_check
-from attnlab.exercises._reveal import worked_solution
 
 EXERCISES = {exercise.id: exercise for exercise in ch2_transfer.EXERCISES}
 NEW = ("mha_batch_layout", "grouped_query_attention")
 OLD = ("split_heads", "merge_heads")
 CHAPTER = Path(__file__).parent.parent / "chapters/02_multi_head_attention.ipynb"
-
-# The key phrase of each mistake's message, pinned (the same entries belong in test_exercises.PINNED).
-PINNED = {
-    ("mha_batch_layout", "head_major"): "row 1 holds head 0 of sequence 1; nn.MultiheadAttention reads it as head 1 "
-    "of sequence 0 (row n·H + h). Head-major rows",
-    ("mha_batch_layout", "no_head_transpose"): "row 0 is no single head of one sequence. Reshape without the transpose",
-    ("mha_batch_layout", "reshape_only"): "A reshape alone keeps the memory order",
-    ("mha_batch_layout", "strided"): "Head h holds features h, h + H, h + 2H",
-    ("mha_batch_layout", "batch_first"): "you read x as batch-first, (N, L, D)",
-    ("mha_batch_layout", "not_merged"): "you returned (N, H, L, E): torch.bmm takes one batch axis",
-    ("mha_batch_layout", "sequence_first"): "you returned (L, N·H, E), positions first",
-    ("grouped_query_attention", "repeat"): "query head 1 (columns 4 to 7) attended with key/value head 1, but it "
-    "is in group 0, query heads 0 to 1, which shares key/value head 0. repeat tiles the key/value heads",
-    ("grouped_query_attention", "one_kv_head"): "query head 2 (columns 8 to 11) attended with key/value head 0, "
-    "but it is in group 1, query heads 2 to 3, which shares key/value head 1. Every query head used key/value "
-    "head 0",
-    ("grouped_query_attention", "divide_by_sqrt_D"): "scaled by 1/√D, the queries' full width",
-    ("grouped_query_attention", "divide_by_sqrt_D_kv"): "scaled by 1/√D_kv",
-    ("grouped_query_attention", "no_scale"): "off by a factor of √dₖ",
-    ("grouped_query_attention", "not_merged"): "you returned the heads, (B, H, L, E)",
-    ("grouped_query_attention", "merge_no_transpose"): "merged by a reshape without the transpose",
-}
 
 
 def check(exercise_id, solution):
@@ -268,47 +245,7 @@ def test_grouped_mistakes_written_by_a_reader_are_named(solution, phrase):
     assert not result.passed and phrase in result.message, result.message
 
 
-# ---- Every mistake, stubs, crashes, reveal ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("exercise_id", "name"), [(e.id, m.name) for e in ch2_transfer.EXERCISES for m in e.mistakes], ids=str
-)
-def test_each_registered_mistake_is_named_with_its_own_message(exercise_id, name):
-    exercise = EXERCISES[exercise_id]
-    assert {(exercise_id, m.name) for m in exercise.mistakes} <= set(PINNED)
-    mistake = next(m for m in exercise.mistakes if m.name == name)
-    result = run_check(exercise, mistake.solution)
-    assert not result.passed and PINNED[exercise_id, name] in result.message, result.message
-    assert "{symptom}" not in result.message and "wrong answer" not in result.message
-
-
-@pytest.mark.parametrize("exercise_id", NEW)
-def test_the_reference_and_the_revealed_solution_pass(exercise_id):
-    exercise = EXERCISES[exercise_id]
-    assert check(exercise_id, exercise.reference).passed
-    shown = worked_solution(exercise)
-    assert shown.source.startswith("def my_") and len(shown.explanation) > 40
-    namespace = {"torch": torch, "math": math}
-    exec(shown.source, namespace)
-    (solution,) = (f for name, f in namespace.items() if name.startswith("my_"))
-    assert check(exercise_id, solution).passed
-
-
-@pytest.mark.parametrize("exercise_id", NEW)
-def test_a_stub_is_pending_and_a_crash_is_explained(exercise_id):
-    def my_answer(*args):
-        # your code here
-        pass
-
-    result = check(exercise_id, my_answer)
-    assert result.pending and not result.passed and "your answer goes here" in repr(result)
-
-    def crashes(*args):
-        raise ValueError("boom")
-
-    result = check(exercise_id, crashes)
-    assert not result.passed and not result.pending and result.message.startswith("your function raised ValueError")
+# ---- Crashes (every mistake, stub, crash and reveal of every exercise: tests/test_exercises.py) ----
 
 
 def test_a_view_after_the_transpose_crashes_and_is_explained():

@@ -23,32 +23,11 @@ from attnlab.cost import scores_bytes
 from attnlab.decoding import KVCache, fill_cache
 from attnlab.exercises import ch6_transfer
 from attnlab.exercises._core import run_check
-from attnlab.exercises._reveal import worked_solution
 
 EXERCISES = {exercise.id: exercise for exercise in ch6_transfer.EXERCISES}
 NEW = ("kv_cache_bytes", "longest_explicit")
 OLD = ("attention_flops", "scores_memory")
 CHAPTER = Path(__file__).parent.parent / "chapters/06_cost_of_attention.ipynb"
-
-# The key phrase of each mistake's message, pinned (the same entries belong in test_exercises.PINNED).
-PINNED = {
-    ("kv_cache_bytes", "keys_only"): "0.5× the answer. Only the keys: the cache keeps the values too",
-    ("kv_cache_bytes", "queries_too"): "1.5× the answer. You cached the queries too",
-    ("kv_cache_bytes", "scores_shape"): "You counted (length × length) matrices, the scores' shape",
-    ("kv_cache_bytes", "heads_twice"): "4× the answer. The heads count twice",
-    ("kv_cache_bytes", "bits"): "8× the answer. You counted bits",
-    ("kv_cache_bytes", "one_layer"): "One layer's cache: every attention layer keeps its own keys and values",
-    ("kv_cache_bytes", "elements"): "0.25× the answer. You counted numbers, not bytes",
-    ("longest_explicit", "one_matrix"): "1.415× the answer. You fitted one matrix",
-    ("longest_explicit", "elements"): "2× the answer. You counted numbers, not bytes: a float32 takes 4 bytes",
-    ("longest_explicit", "rounded_up"): "you returned 2,365 for budget_mib=256, batch=2, heads=3, 1 more than the "
-    "answer. Rounded up",
-    ("longest_explicit", "rounded"): "1 more than the answer. Rounded to the nearest",
-    ("longest_explicit", "exact_fit_excluded"): "you returned 4,095 for budget_mib=1536, batch=1, heads=12, 1 less "
-    "than the answer. These matrices fill the budget exactly, and that fits",
-    ("longest_explicit", "megabytes"): "You took a MiB as 10⁶ bytes, a megabyte (MB)",
-    ("longest_explicit", "not_converted"): "You compared bytes with MiB",
-}
 
 
 def check(exercise_id, solution):
@@ -243,47 +222,7 @@ def test_the_cases_tell_the_rounding_mistakes_apart():
     assert 0.0 in fractions and any(0 < f < 0.5 for f in fractions) and any(f > 0.5 for f in fractions)
 
 
-# ---- Every mistake, stubs, crashes, reveal ------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("exercise_id", "name"), [(e.id, m.name) for e in ch6_transfer.EXERCISES for m in e.mistakes], ids=str
-)
-def test_each_registered_mistake_is_named_with_its_own_message(exercise_id, name):
-    exercise = EXERCISES[exercise_id]
-    assert {(exercise_id, m.name) for m in exercise.mistakes} <= set(PINNED)
-    mistake = next(m for m in exercise.mistakes if m.name == name)
-    result = run_check(exercise, mistake.solution)
-    assert not result.passed and PINNED[exercise_id, name] in result.message, result.message
-    assert "{symptom}" not in result.message and "wrong answer" not in result.message
-
-
-@pytest.mark.parametrize("exercise_id", NEW)
-def test_the_reference_and_the_revealed_solution_pass(exercise_id):
-    exercise = EXERCISES[exercise_id]
-    assert check(exercise_id, exercise.reference).passed
-    shown = worked_solution(exercise)
-    assert shown.source.startswith("def my_") and len(shown.explanation) > 40
-    namespace = {"torch": torch, "math": math}
-    exec(shown.source, namespace)
-    (solution,) = (f for name, f in namespace.items() if name.startswith("my_"))
-    assert check(exercise_id, solution).passed
-
-
-@pytest.mark.parametrize("exercise_id", NEW)
-def test_a_stub_is_pending_and_a_crash_is_explained(exercise_id):
-    def my_answer(*args):
-        # your code here
-        pass
-
-    result = check(exercise_id, my_answer)
-    assert result.pending and not result.passed and "your answer goes here" in repr(result)
-
-    def crashes(*args):
-        raise ValueError("boom")
-
-    result = check(exercise_id, crashes)
-    assert not result.passed and not result.pending and result.message.startswith("your function raised ValueError")
+# ---- Numbers (every mistake, stub, crash and reveal of every exercise: tests/test_exercises.py) ----
 
 
 @pytest.mark.parametrize("exercise_id", NEW)
