@@ -227,8 +227,52 @@ def editor_cases() -> list[dict]:
     return cases
 
 
+def reader_model(seed: int = 0):
+    """An untrained grammar.Reader whose q/k projections are made 4× larger: sharp rows, a hard case."""
+    from attnlab.tasks import grammar
+
+    torch.manual_seed(seed)
+    model = grammar.Reader()
+    with torch.no_grad():
+        model.attn.in_proj_weight.mul_(4)
+    return model
+
+
+def forward_cases() -> list[dict]:
+    """embed and headWeights, the tiny forward pass, against the model itself (float64 copies)."""
+    from attnlab.tasks import grammar
+
+    model = reader_model().double()
+    ids = grammar.encode("the big dog that ran chased a small cat")[0][0].tolist()
+    L, d = len(ids), model.tok.weight.shape[1]
+    with torch.no_grad():
+        x = model.tok.weight[ids] + model.pos.weight[:L]  # (L, d)
+        w_q, w_k, _ = model.attn.in_proj_weight.chunk(3)
+        b_q, b_k, _ = model.attn.in_proj_bias.chunk(3)
+        weights = grammar.where_words_look(model, torch.tensor([ids]))[0]  # (L, L)
+    head = {"w_q": w_q, "b_q": b_q, "w_k": w_k, "b_k": b_k}
+    return [
+        {"fn": "embed", "args": [ids, model.tok.weight, model.pos.weight, d], "expected": x},
+        {"fn": "headWeights", "args": [x, head, L, d, model.attn.head_dim], "expected": weights},
+        {
+            "fn": "embed",
+            "args": [[99], model.tok.weight, model.pos.weight, d],
+            "throws": "word index 99 is out of range",
+        },
+        {"fn": "embed", "args": [[0] * 15, model.tok.weight, model.pos.weight, d], "throws": "15 words but only 14"},
+    ]
+
+
 def cases() -> list[dict]:
-    return [*view_cases(), *softmax_cases(), *mask_cases(), *product_cases(), *error_cases(), *editor_cases()]
+    return [
+        *view_cases(),
+        *softmax_cases(),
+        *mask_cases(),
+        *product_cases(),
+        *error_cases(),
+        *editor_cases(),
+        *forward_cases(),
+    ]
 
 
 CASES = cases()
@@ -298,3 +342,52 @@ def test_the_cases_cover_fully_masked_rows_and_both_scalings():
     assert any("mask=random" in i and "scaled=False" in i for i in ids)
     blind = [c for c in CASES if c["fn"] == "attentionViews" and c["args"][1]["mask"] is not None]
     assert any(not any(c["args"][1]["mask"][: c["args"][1]["cols"]]) for c in blind)  # a row that sees nothing
+
+
+# ----------------------------------------------------------------------------------------------------
+# The typed sentence: readWords and sentenceMap return words as well as numbers, so they are checked here
+
+
+SENTENCES = [
+    "the big dog that ran chased a small cat",
+    "The dog, often, saw a cat!",  # capitals and punctuation are read
+    "the zebra chased a dog",  # an unknown word, skipped
+    "a " * 16 + "cat",  # 17 words: the last three are skipped
+    "the · dog",  # the padding word is never read
+    "",
+    "zebra giraffe",  # nothing left
+    "cat dog the the saw",  # any order of known words
+]
+
+
+def test_read_words_and_sentence_map_equal_the_grammar_in_node():
+    from attnlab.tasks import grammar
+
+    model = reader_model(1)
+    reader = grammar.head_weights(model)
+    source = base64.b64encode(MODULES["bundle"].encode()).decode()
+    script = """
+    import { readFileSync } from "node:fs";
+    const input = JSON.parse(readFileSync(0, "utf8"));
+    const C = await import("data:text/javascript;base64," + input.module);
+    const out = input.sentences.map((t) => {
+      const r = C.sentenceMap(t, input.reader);
+      const w = C.readWords(t, input.reader.vocab, input.reader.max_len, ["·"]);
+      return { words: r.words, skipped: r.skipped, read: w, weights: r.weights && Array.from(r.weights) };
+    });
+    process.stdout.write(JSON.stringify(out));
+    """
+    stdin = json.dumps({"module": source, "reader": reader, "sentences": SENTENCES})
+    run = subprocess.run(
+        [node_path(), "--input-type=module", "-e", script], input=stdin, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    for text, got in zip(SENTENCES, json.loads(run.stdout), strict=True):
+        kept, skipped = grammar.read_words(text)
+        assert got["words"] == got["read"]["kept"] == kept, text
+        assert [tuple(s) for s in got["skipped"]] == skipped, text
+        if not kept:
+            assert got["weights"] is None, text
+            continue
+        expected = grammar.where_words_look(model, torch.tensor([[grammar.VOCAB.index(w) for w in kept]]))[0]
+        np.testing.assert_allclose(got["weights"], expected.reshape(-1).numpy(), rtol=0, atol=1e-5, err_msg=text)

@@ -89,3 +89,34 @@ def test_training_is_seeded_and_changes_the_model():
     assert not torch.equal(a.out.weight, c.out.weight)
     assert not torch.equal(a.out.weight, grammar.train(0, seed=0).out.weight)
     assert not a.training and grammar.train(3, seed=0, mixing=True).mixing
+
+
+def test_read_words_keeps_known_words_and_says_why_it_skips_the_others():
+    kept, skipped = grammar.read_words("The dog, often, saw a zebra · cat!")
+    assert kept == ["the", "dog", "often", "saw", "a", "cat"]
+    assert skipped == [("zebra", "not in the vocabulary"), ("·", "not in the vocabulary")]
+    kept, skipped = grammar.read_words("a " * 16)
+    assert kept == ["a"] * grammar.MAX_LEN and skipped == [("a", "beyond 14 words")] * 2
+    assert grammar.read_words("") == grammar.read_words("  ?! ") == ([], [])
+
+
+def test_head_weights_hold_the_heads_q_and_k_and_reproduce_where_words_look():
+    torch.manual_seed(0)
+    model = grammar.Reader()
+    w = grammar.head_weights(model)
+    assert (w["vocab"], w["max_len"], w["d"], w["head_dim"]) == (list(grammar.VOCAB), 14, 64, 64)
+    assert isinstance(w["tok"], list) and isinstance(w["tok"][0], list) and isinstance(w["b_q"][0], float)
+    t = {k: torch.tensor(w[k], dtype=torch.float64) for k in ("tok", "pos", "w_q", "b_q", "w_k", "b_k")}
+    assert t["tok"].shape == (27, 64) and t["pos"].shape == (14, 64) and t["w_q"].shape == (64, 64)
+    assert torch.allclose(t["w_k"], model.attn.in_proj_weight[64:128].double(), atol=1e-7, rtol=0)
+    assert torch.allclose(t["b_q"], model.attn.in_proj_bias[:64].double(), atol=1e-7, rtol=0)
+    x, _ = grammar.encode("the big dog that ran chased a small cat")
+    h = t["tok"][x[0]] + t["pos"][:9]  # (9, 64)
+    q, k = h @ t["w_q"].T + t["b_q"], h @ t["w_k"].T + t["b_k"]
+    weights = torch.softmax(q @ k.T / 8, -1)
+    assert torch.allclose(weights, grammar.where_words_look(model, x)[0].double(), atol=1e-5, rtol=0)
+
+
+def test_head_weights_needs_an_attention_head():
+    with pytest.raises(AttnLabError, match="mixing=True"):
+        grammar.head_weights(grammar.Reader(mixing=True))

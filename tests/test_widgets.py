@@ -407,3 +407,53 @@ def test_mask_editor_errors_name_the_bad_values():
         editor.weights(torch.ones(6, dtype=torch.bool))
     with pytest.raises(AttnLabError, match=r"6 key labels for 5 keys"):
         MaskEditor(scores[:5, :5], 8, WORDS)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The sentence explorer: the state carries a small model's head; the page runs it on typed sentences
+
+
+def sentence_explorer(sentence="the big dog that ran chased a small cat"):
+    from attnlab.tasks import grammar
+    from attnlab.widgets.explorers import SentenceExplorer
+
+    torch.manual_seed(0)
+    model = grammar.Reader()
+    return model, SentenceExplorer(grammar.head_weights(model), sentence, title="your sentence")
+
+
+def test_sentence_explorer_state_carries_the_head_and_the_sentence():
+    _, explorer = sentence_explorer()
+    assert explorer.kind == "sentence" and explorer.sentence.startswith("the big dog")
+    reader = explorer.data["reader"]
+    assert {"vocab", "max_len", "d", "head_dim", "tok", "pos", "w_q", "b_q", "w_k", "b_k"} <= set(reader)
+    assert len(reader["tok"]) == 27 and len(reader["w_q"]) == 64 and reader["max_len"] == 14
+    assert explorer.data["title"] == "your sentence" and "cmap" in explorer.data
+    assert len(json.dumps(explorer.data)) < 200_000  # the page stays small
+
+
+def test_sentence_explorer_python_twin_equals_where_words_look():
+    from attnlab.tasks import grammar
+
+    model, explorer = sentence_explorer()
+    for text in ("the big dog that ran chased a small cat", "A zebra saw the cat.", "dog " * 20):
+        kept, _ = explorer.words(text)
+        x = torch.tensor([[grammar.VOCAB.index(w) for w in kept]])
+        expected = grammar.where_words_look(model, x)[0].double()
+        assert torch.allclose(explorer.weights(text), expected, atol=1e-5, rtol=0), text
+    assert explorer.words("a zebra") == (["a"], [("zebra", "not in the vocabulary")])
+    assert explorer.weights("zebra") is None and explorer.weights("") is None
+    explorer.sentence = "the cat saw a dog"
+    assert explorer.weights().shape == (5, 5)
+
+
+def test_sentence_explorer_rejects_a_reader_of_the_wrong_shape():
+    from attnlab.tasks import grammar
+    from attnlab.widgets.explorers import SentenceExplorer
+
+    torch.manual_seed(0)
+    reader = grammar.head_weights(grammar.Reader())
+    with pytest.raises(AttnLabError, match="reader is missing"):
+        SentenceExplorer({k: v for k, v in reader.items() if k != "w_k"})
+    with pytest.raises(AttnLabError, match=r"reader\['pos'\] has shape"):
+        SentenceExplorer({**reader, "pos": reader["pos"][:3]})

@@ -10,7 +10,9 @@ verb reports its subject. Where a word should look therefore depends on the word
 :class:`Reader` answers through one attention head, or, with ``mixing=True``, through
 :class:`~attnlab.models.mixing.FixedMixing`: one learned L×L matrix, the same for every sentence, with no
 queries or keys. :func:`evaluate` scores both on new sentences: words reported right, sentences read right
-(every word), and rows whose largest weight is on the right word.
+(every word), and rows whose largest weight is on the right word. :func:`head_weights` hands a trained
+head to the book's page, which runs it on any sentence the reader types (:func:`read_words` says which
+words it reads).
 
     from attnlab.tasks import grammar
     head, mixing = grammar.train(400, seed=0), grammar.train(400, seed=0, mixing=True)
@@ -20,6 +22,7 @@ queries or keys. :func:`evaluate` scores both on new sentences: words reported r
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -42,7 +45,9 @@ __all__ = [
     "Scores",
     "encode",
     "evaluate",
+    "head_weights",
     "look_at",
+    "read_words",
     "sentences",
     "train",
     "where_words_look",
@@ -217,3 +222,77 @@ def evaluate(model: Reader, n: int = 1000, seed: int = 1000) -> Scores:
         sentences=right.all(1).float().mean().item(),
         found=looked[real].float().mean().item(),
     )
+
+
+_PUNCTUATION = ".,;:!?\"'"  # stripped from both ends of a typed word
+
+
+def read_words(
+    text: str, vocab: Sequence[str] = VOCAB, max_len: int = MAX_LEN
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The words of a typed sentence the model can read, and the words skipped, each with why.
+
+    Words are split on white space, lower-cased and stripped of ``.,;:!?"'``. A word not in ``vocab``
+    (or the padding "·") is skipped, and so is every word after the first ``max_len`` kept ones. The
+    page (compute.js's ``readWords``) applies the same rule.
+
+    Shapes:
+        returns kept (K,) words, K ≤ max_len, and skipped [(word, reason)].
+    """
+    kept: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for raw in text.split():
+        word = raw.strip(_PUNCTUATION).lower()
+        if not word:
+            continue
+        if word not in vocab or word == VOCAB[PAD]:
+            skipped.append((raw, "not in the vocabulary"))
+        elif len(kept) >= max_len:
+            skipped.append((raw, f"beyond {max_len} words"))
+        else:
+            kept.append(word)
+    return kept, skipped
+
+
+def head_weights(model: Reader, digits: int = 8) -> dict:
+    """What the page needs to run ``model``'s head on a typed sentence: embeddings and q/k projections.
+
+    The weights, as nested lists rounded to ``digits`` significant digits (float32 holds about 7, so
+    the page's weights match PyTorch's to about 1e-7): the token embedding ``tok`` (V, d), the position
+    embedding ``pos`` (MAX_LEN, d), the head's query and key projections ``w_q``, ``w_k`` (d, d) and
+    biases ``b_q``, ``b_k`` (d,) from ``in_proj_weight`` and ``in_proj_bias``, with ``vocab``,
+    ``max_len``, ``d`` and ``head_dim`` (the scores are scaled by 1/√head_dim). One sentence needs no
+    padding, so the page computes ``softmax((x W_qᵀ + b_q)(x W_kᵀ + b_k)ᵀ / √head_dim)`` with
+    ``x = tok[words] + pos[:L]``: :func:`where_words_look` for a batch of one.
+
+    Shapes:
+        returns tok (V, d), pos (MAX_LEN, d), w_q and w_k (d, d), b_q and b_k (d,), as lists.
+    """
+    if not isinstance(model, Reader) or model.mixing:
+        raise AttnLabError(
+            f"head_weights needs a Reader with an attention head, got mixing={getattr(model, 'mixing', None)}"
+        )
+    attn = model.attn
+    if attn.num_heads != 1 or attn.in_proj_weight is None or attn.in_proj_bias is None:
+        raise AttnLabError(
+            f"head_weights needs one head with in_proj_weight and in_proj_bias, got num_heads={attn.num_heads}"
+        )
+
+    def nested(t: Tensor) -> list:
+        return [float(f"{v:.{digits}g}") for v in t.tolist()] if t.dim() == 1 else [nested(r) for r in t]
+
+    d = model.tok.weight.shape[1]
+    w_q, w_k, _ = attn.in_proj_weight.detach().chunk(3)  # (d, d) each
+    b_q, b_k, _ = attn.in_proj_bias.detach().chunk(3)  # (d,) each
+    return {
+        "vocab": list(VOCAB),
+        "max_len": MAX_LEN,
+        "d": d,
+        "head_dim": attn.head_dim,
+        "tok": nested(model.tok.weight.detach()),
+        "pos": nested(model.pos.weight.detach()),
+        "w_q": nested(w_q),
+        "b_q": nested(b_q),
+        "w_k": nested(w_k),
+        "b_k": nested(b_k),
+    }

@@ -5,11 +5,12 @@ a query, a frame or a precomputed setting needs no kernel; with a kernel, ``comp
 value in Python. :class:`MaskEditor` lets the reader edit a mask and recomputes the weights in
 the page. A heatmap made with ``scores=`` carries only the raw scores ``Q Kᵀ``, and the page
 computes the weights itself (compute.js) for any temperature, with or without the 1/√d_k scaling.
+:class:`SentenceExplorer` runs a small trained reader's head on a sentence the reader types, in the page.
 Needs ``anywidget`` (``pip install attnlab[book]``).
 """
 
-from .explorers import HeadGridExplorer, HeatmapExplorer, qk_views
+from .explorers import HeadGridExplorer, HeatmapExplorer, SentenceExplorer, qk_views
 from .frames import FrameExplorer
 from .masks import MaskEditor
 
-__all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "MaskEditor", "qk_views"]
+__all__ = ["FrameExplorer", "HeadGridExplorer", "HeatmapExplorer", "MaskEditor", "SentenceExplorer", "qk_views"]

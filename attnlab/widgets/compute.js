@@ -212,3 +212,69 @@ export function emptyRows(mask, rows, cols) {
   for (let i = 0; i < rows; i++) if (!Array.from(mask.slice(i * cols, (i + 1) * cols)).some(Boolean)) out.push(i);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// A tiny forward pass: one attention head of a trained model (attnlab.tasks.grammar.Reader) on a
+// sentence the reader types, from the weights the widget state carries (grammar.head_weights).
+
+const PUNCTUATION = ".,;:!?\"'";
+
+function stripPunctuation(word) {
+  let a = 0;
+  let b = word.length;
+  while (a < b && PUNCTUATION.includes(word[a])) a++;
+  while (b > a && PUNCTUATION.includes(word[b - 1])) b--;
+  return word.slice(a, b);
+}
+
+// The words of `text` the model can read, and the words skipped with why (grammar.read_words): split on
+// white space, lower-cased, stripped of .,;:!?"' ; a word not in `vocab` (or in `exclude`, the padding)
+// is skipped, and so is every word after the first `maxLen` kept ones.
+export function readWords(text, vocab, maxLen, exclude = []) {
+  const known = new Set(vocab.filter((w) => !exclude.includes(w)));
+  const kept = [];
+  const skipped = [];
+  for (const raw of String(text).split(/\s+/)) {
+    const word = stripPunctuation(raw).toLowerCase();
+    if (!word) continue;
+    if (!known.has(word)) skipped.push([raw, "not in the vocabulary"]);
+    else if (kept.length >= maxLen) skipped.push([raw, `beyond ${maxLen} words`]);
+    else kept.push(word);
+  }
+  return { kept, skipped };
+}
+
+// Token plus position embedding: ids (L) → x (L × d); tok (V × d) and pos (≥ L × d) flat, row-major.
+export function embed(ids, tok, pos, d) {
+  check(Number.isInteger(d) && d >= 1, `d must be a positive integer, got ${d}`);
+  check(tok.length % d === 0 && pos.length % d === 0, `tok has ${tok.length} and pos ${pos.length} values, not whole rows of ${d}`);
+  const V = tok.length / d;
+  check(ids.length <= pos.length / d, `${ids.length} words but only ${pos.length / d} positions`);
+  const x = new Float64Array(ids.length * d);
+  ids.forEach((id, i) => {
+    check(Number.isInteger(id) && id >= 0 && id < V, `word index ${id} is out of range 0..${V - 1}`);
+    for (let f = 0; f < d; f++) x[i * d + f] = tok[id * d + f] + pos[i * d + f];
+  });
+  return x;
+}
+
+// One head's weights on x (L × d): softmax((x W_qᵀ + b_q)(x W_kᵀ + b_k)ᵀ / √headDim), row by row (L × L).
+// w_q, w_k (headDim × d) and b_q, b_k (headDim) flat, as in nn.MultiheadAttention's in_proj.
+export function headWeights(x, { w_q, b_q, w_k, b_k }, L, d, headDim) {
+  const q = linear(x, w_q, b_q, L, d, headDim);
+  const k = linear(x, w_k, b_k, L, d, headDim);
+  return softmaxRows(scale(scoresQK(q, k, L, L, headDim), 1 / Math.sqrt(headDim)), L, L);
+}
+
+// A typed sentence → { words, skipped, weights (L × L, null when no word is kept) }, from the nested
+// lists of grammar.head_weights (reader.vocab, max_len, d, head_dim, tok, pos, w_q, b_q, w_k, b_k).
+// The padding word "·" (the vocabulary's "pad") is never read.
+export function sentenceMap(text, reader) {
+  const { kept, skipped } = readWords(text, reader.vocab, reader.max_len, ["·"]);
+  if (kept.length === 0) return { words: kept, skipped, weights: null };
+  const flat = (a) => a.flat(Infinity);
+  const ids = kept.map((w) => reader.vocab.indexOf(w));
+  const x = embed(ids, flat(reader.tok), flat(reader.pos), reader.d);
+  const head = { w_q: flat(reader.w_q), b_q: flat(reader.b_q), w_k: flat(reader.w_k), b_k: flat(reader.b_k) };
+  return { words: kept, skipped, weights: headWeights(x, head, kept.length, reader.d, reader.head_dim) };
+}

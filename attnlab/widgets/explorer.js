@@ -3,9 +3,10 @@
 // With a kernel, Python answers a "hello" and the explorer also offers a free value to recompute.
 // An explorer made with scores= carries only the raw scores: compute.js computes the views here, for any
 // temperature (a slider) and with or without the 1/√d_k scaling. The mask editor (kind "mask") lets the
-// reader mask pairs and recomputes the weights the same way. attnlab/widgets/_base.py inlines
+// reader mask pairs and recomputes the weights the same way. The sentence explorer (kind "sentence") runs a
+// small model's head on a sentence the reader types (compute.js's sentenceMap). attnlab/widgets/_base.py inlines
 // compute.js in place of the import below, so that the widget is one module.
-import { attentionViews, block, boolToAdditive, editorMask, emptyRows, perKeyHfMask, toMhaMask } from "./compute.js";
+import { attentionViews, block, boolToAdditive, editorMask, emptyRows, perKeyHfMask, sentenceMap, toMhaMask } from "./compute.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -492,9 +493,82 @@ function renderMask(model, el) {
   return { draw, cleanup: () => {} };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The sentence explorer: the reader types a sentence and the page runs the model's head on it
+// (compute.js's sentenceMap, from the weights in data.reader). Words outside the vocabulary, and words
+// beyond max_len, are shown struck through and skipped; with no word left the map gives way to a message.
+
+function renderSentence(model, el) {
+  const data = model.get("data");
+  const reader = data.reader;
+  const vocab = reader.vocab.filter((w) => w !== "·");
+  const controls = make("div", { class: "attnlab-controls" }, el);
+  const wrap = make("label", { class: "attnlab-control attnlab-sentence-input" }, controls);
+  make("span", { text: "your sentence " }, wrap);
+  const input = make("input", { type: "text", size: 48, spellcheck: "false", autocomplete: "off", "aria-label": "your sentence" }, wrap);
+  make("p", { class: "attnlab-hint attnlab-vocab", text: `Words it knows (up to ${reader.max_len} in a sentence): ${vocab.join(", ")}.` }, el);
+  const shown = make("p", { class: "attnlab-hint attnlab-words", "aria-live": "polite" }, el);
+  const body = make("div", { class: "attnlab-body" }, el);
+  const box = make("div", { class: "attnlab-detail attnlab-sentence" }, body);
+  const bars = rowBars(body);
+  const set = (k, v) => {
+    model.set(k, v);
+    model.save_changes();
+  };
+  input.addEventListener("input", () => set("sentence", input.value));
+  let key = null; // the words the map was built for: a new sentence builds a new map
+  let drawMap = null;
+  let words = [];
+  let query = -1;
+  const onRow = (i) => {
+    query = query === i ? -1 : i;
+    draw();
+  };
+  const draw = () => {
+    try {
+      const text = model.get("sentence") || "";
+      if (input.value !== text) input.value = text;
+      const result = sentenceMap(text, reader);
+      shown.replaceChildren();
+      if (result.skipped.length) {
+        make("span", { text: "Skipped: " }, shown);
+        result.skipped.forEach(([w, why], i) => {
+          make("del", { class: "attnlab-skipped", title: why, text: w }, shown);
+          make("span", { text: ` (${why})${i + 1 < result.skipped.length ? ", " : "."}` }, shown);
+        });
+      }
+      if (!result.weights) {
+        box.replaceChildren();
+        key = null;
+        drawMap = null;
+        query = -1;
+        make("p", { class: "attnlab-hint attnlab-empty", text: "Type a sentence made of the words above to see where each word looks." }, box);
+        bars([], [], -1, "");
+        el.dataset.drawn = "empty";
+        return;
+      }
+      const L = result.words.length;
+      if (key !== result.words.join(" ")) {
+        key = result.words.join(" ");
+        words = result.words;
+        query = query < L ? query : -1;
+        box.replaceChildren();
+        drawMap = heatmap(box, L, L, { rowLabels: words, colLabels: words, onRow, alt: `${data.alt}: “${key}”` });
+      }
+      drawMap(result.weights, "weights", data.cmap, query);
+      bars(words, query >= 0 ? result.weights.slice(query * L, (query + 1) * L) : [], query, words[query]);
+      el.dataset.drawn = key;
+    } catch (err) {
+      el.dataset.error = String(err);
+      make("pre", { class: "attnlab-error", text: `explorer could not draw: ${err}` }, el);
+    }
+  };
+  return { draw, cleanup: () => {} };
+}
+
 function render({ model, el }) {
   el.classList.add("attnlab-explorer");
-  const names = ["setting", "view", "layer", "head", "query", "temperature", "scaled", "cells", "causal", "padding"];
+  const names = ["setting", "view", "layer", "head", "query", "temperature", "scaled", "cells", "causal", "padding", "sentence"];
   let current = null;
   const build = () => {
     if (current) {
@@ -505,7 +579,7 @@ function render({ model, el }) {
     const kind = model.get("kind");
     const data = model.get("data");
     if (data.title) make("div", { class: "attnlab-title", text: data.title }, el);
-    current = kind === "frames" ? renderFrames(model, el) : kind === "mask" ? renderMask(model, el) : renderHeatmap(model, el, kind === "grid");
+    current = kind === "frames" ? renderFrames(model, el) : kind === "mask" ? renderMask(model, el) : kind === "sentence" ? renderSentence(model, el) : renderHeatmap(model, el, kind === "grid");
     names.forEach((n) => model.on(`change:${n}`, current.draw));
     current.draw();
   };

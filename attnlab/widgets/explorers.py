@@ -3,6 +3,8 @@
 Two modes. With ``maps`` or ``settings`` the state carries every view of every setting, precomputed.
 With ``scores`` it carries only the raw scores ``Q Kᵀ``, once, and the front end (compute.js) computes
 the views for any temperature, with or without the 1/√d_k scaling, in the static book as well.
+:class:`SentenceExplorer` carries a small model's head instead (embeddings and q/k projections) and the
+page runs it on any sentence the reader types.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..errors import _require, _shape
 from ..functional import attention_logits, attention_weights
 from ._base import Maps, _as_4d, _check_labels, _Explorer, _to_json
 
-__all__ = ["HeadGridExplorer", "HeatmapExplorer", "qk_views"]
+__all__ = ["HeadGridExplorer", "HeatmapExplorer", "SentenceExplorer", "qk_views"]
 
 VIEWS = ("weights", "scaled scores", "raw scores")
 # Computed settings an explorer keeps besides its precomputed ones: each recompute re-sends the whole
@@ -257,3 +259,71 @@ class HeadGridExplorer(HeatmapExplorer):
 
     def __init__(self, maps: Maps | Mapping[str, Maps] | None = None, x_labels=None, y_labels=None, **kwargs) -> None:
         super().__init__(maps, x_labels, y_labels, kind="grid", **kwargs)
+
+
+_READER_KEYS = ("vocab", "max_len", "d", "head_dim", "tok", "pos", "w_q", "b_q", "w_k", "b_k")
+
+
+class SentenceExplorer(_Explorer):
+    """The reader types a sentence; the page runs a small model's attention head on it and draws the map.
+
+    ``reader`` holds the head's weights as :func:`attnlab.tasks.grammar.head_weights` returns them (token
+    and position embeddings, the query and key projections and their biases). compute.js's
+    ``sentenceMap`` embeds the typed words, projects them and takes the scaled softmax, in the static
+    book as well; words outside the vocabulary, and words beyond ``max_len``, are marked and skipped.
+    :meth:`weights` is the Python twin, from the same stored weights.
+
+    Shapes:
+        reader: tok (V, d), pos (max_len, d), w_q and w_k (head_dim, d), b_q and b_k (head_dim,);
+        weights() → (L, L), L = the words kept (≤ max_len).
+    """
+
+    sentence = traitlets.Unicode("").tag(sync=True)  # what the reader typed
+
+    def __init__(self, reader: Mapping, sentence: str = "", *, title: str = "", alt: str = "") -> None:
+        missing = [k for k in _READER_KEYS if k not in reader]
+        _require(not missing, f"reader is missing {missing}; build it with grammar.head_weights(model)")
+        d, head_dim, max_len = reader["d"], reader["head_dim"], reader["max_len"]
+        expected = {
+            "tok": (len(reader["vocab"]), d),
+            "pos": (max_len, d),
+            "w_q": (head_dim, d),
+            "w_k": (head_dim, d),
+            "b_q": (head_dim,),
+            "b_k": (head_dim,),
+        }
+        for key, shape in expected.items():
+            got = np.shape(reader[key])
+            _require(got == shape, f"reader[{key!r}] has shape {_shape(got)}, expected {_shape(shape)}")
+        data = {key: reader[key] for key in _READER_KEYS}
+        data.update(
+            title=title,
+            alt=alt
+            or title
+            or "attention map of the typed sentence: rows are the words asking, columns the words looked at",
+        )
+        super().__init__({"reader": data, "title": title, "alt": data["alt"]}, kind="sentence", sentence=sentence)
+
+    def words(self, sentence: str | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+        """The words of ``sentence`` (default: the typed one) the page reads, and those it skips, with why."""
+        from ..tasks.grammar import read_words
+
+        reader = self.data["reader"]
+        return read_words(self.sentence if sentence is None else sentence, reader["vocab"], reader["max_len"])
+
+    def weights(self, sentence: str | None = None) -> torch.Tensor | None:
+        """What the page draws for ``sentence`` (default: the typed one), from the stored weights, in
+        float64; None when no word is kept (the page then shows a message).
+
+        Shapes:
+            returns (L, L), L = the words kept.
+        """
+        kept, _ = self.words(sentence)
+        if not kept:
+            return None
+        r = self.data["reader"]
+        t = {k: torch.tensor(r[k], dtype=torch.float64) for k in ("tok", "pos", "w_q", "b_q", "w_k", "b_k")}
+        ids = torch.tensor([r["vocab"].index(w) for w in kept])
+        x = t["tok"][ids] + t["pos"][: len(kept)]  # (L, d)
+        q, k = x @ t["w_q"].T + t["b_q"], x @ t["w_k"].T + t["b_k"]  # (L, head_dim) each
+        return attention_weights(q, k, scale=1 / math.sqrt(r["head_dim"]))  # (L, L)
