@@ -171,6 +171,18 @@ def targets(record: dict) -> list[dict]:
                 "MAX_COMPUTED (4) computed ones, about 20 ms per 12-head setting here",
             )
         )
+    redraws = {r["explorer"]: r for r in record.get("redraw", []) if "median_ms" in r}
+    r = redraws.get("intro: typed sentence")
+    out.append(
+        _target(
+            "recompute and redraw of the intro's map in the page",
+            16.0,
+            "ms",
+            r and r["median_ms"],
+            r and f"headless Chromium, no kernel, median of {r['reps']} typed sentences (p90 {r['p90_ms']:.1f} ms)",
+            "compute.js runs the head's forward pass and the explorer rebuilds the SVG map and word list",
+        )
+    )
     return out
 
 
@@ -182,6 +194,7 @@ COLUMNS = {
     "video": "variant impl T:d P:d D:d H:d ms:.2f iqr_ms:.2f gflop:.3f gflops:.1f of_matmul:.0% contention:.0% "
     "attempts:d",
     "explorers": "explorer heads:d tokens:d median_ms:.1f max_ms:.1f after_20_recomputes_ms:.1f",
+    "redraw": "explorer median_ms:.1f p90_ms:.1f max_ms:.1f reps:d error",
     "chapters": "chapter seconds:.1f code_cells:d ok error",
 }
 TITLES = {
@@ -189,6 +202,7 @@ TITLES = {
     "memory": "Peak memory growth, a fresh process per row (nn_matrix_mb: one (B, H, n, n) float32 matrix)",
     "video": "Video: attention over T frames (FLOPs counted on the manual path)",
     "explorers": "Explorer redraw in the kernel (Python side, one torch thread)",
+    "redraw": "Explorer recompute and redraw in the page (headless Chromium, no kernel): an edit to the laid-out map",
     "chapters": "Chapters: execution in a fresh kernel",
 }
 

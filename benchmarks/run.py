@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `benchmarks` 
 import torch
 
 from attnlab.measure import RETRIES, Contention, matmul_gflops
-from benchmarks import attention, chapters, explorers, memory, report, video
+from benchmarks import attention, chapters, explorers, memory, redraw, report, video
 
-SECTIONS = ("attention", "memory", "video", "explorers", "chapters")
+SECTIONS = ("attention", "memory", "video", "explorers", "redraw", "chapters")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,6 +70,7 @@ def _sections(args: argparse.Namespace, record: dict) -> None:
         ),
         "video": lambda: video.video_rows(video.QUICK if quick else video.FULL, args.threads, args.budget),
         "explorers": lambda: explorers.explorer_rows(explorers.QUICK if quick else explorers.FULL, threads=1),
+        "redraw": lambda: redraw.redraw_rows(redraw.QUICK if quick else redraw.FULL),
         "chapters": chapters.chapter_rows,
     }
     for name in SECTIONS:

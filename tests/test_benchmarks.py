@@ -160,3 +160,20 @@ def test_video_matrix_cells_and_table():
     lines = video_matrix.table(record).splitlines()
     assert len(lines) == 2 and "75.0 (50–100)" in lines[1] and "—" in lines[1]
     assert list(video_matrix.TASKS) == ["order", "vote-F2", "vote-F3", "vote-F4", "vote-F8"]
+
+
+def test_redraw_is_measured_in_the_page_and_has_a_target():
+    from benchmarks import redraw
+
+    rows = redraw.redraw_rows(reps=redraw.QUICK, warm=1)
+    if "error" in rows[0]:
+        pytest.skip(rows[0]["error"])
+    assert [r["explorer"] for r in rows] == ["intro: typed sentence", "chapter 1: temperature slider"]
+    for r in rows:
+        assert 0 <= r["median_ms"] <= r["p90_ms"] <= r["max_ms"] and r["reps"] == redraw.QUICK
+    got = {t["target"]: t for t in report.targets(_record(redraw=rows))}
+    target = got["recompute and redraw of the intro's map in the page"]
+    assert target["limit"] == 16.0 and target["measured"] == rows[0]["median_ms"]
+    assert "median of" in target["where"] and "p90" in target["where"]
+    table = "\n".join(report._md_table(rows, report.COLUMNS["redraw"]))
+    assert "| intro: typed sentence |" in table and "redraw" in report.TITLES
