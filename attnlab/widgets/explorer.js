@@ -70,9 +70,25 @@ function heatmap(parent, rows, cols, opts) {
     make("text", { x, y: top - 4, transform: `rotate(-60 ${x} ${top - 4})`, class: "attnlab-label", text: s }, svg, SVG);
   });
   const box = make("rect", { x: 0, y: 0, width: cols * cell - 1, height: cell - 1, class: "attnlab-query", visibility: "hidden", fill: "none", stroke: "#e8590c", "stroke-width": 2.5 }, svg, SVG);
+  // From the keyboard: Tab to the map, the up and down arrows (Home, End) choose the query, Escape clears it.
+  let current = -1;
+  if (opts.onRow) {
+    svg.setAttribute("tabindex", "0");
+    make("desc", { text: "Press the up and down arrows to choose a query row, Escape to clear it." }, svg, SVG);
+    svg.addEventListener("focus", () => (svg.style.outline = "3px solid #e8590c"));
+    svg.addEventListener("blur", () => (svg.style.outline = ""));
+    svg.addEventListener("keydown", (e) => {
+      const to = { ArrowDown: Math.min(rows - 1, current + 1), ArrowUp: Math.max(0, current < 0 ? 0 : current - 1), Home: 0, End: rows - 1 }[e.key];
+      if (to !== undefined) {
+        e.preventDefault();
+        if (to !== current) opts.onRow(to);
+      } else if (e.key === "Escape" && current >= 0) opts.onRow(current); // choosing it again clears it
+    });
+  }
   return (values, view, cmap, query) => {
     const [lo, hi] = limits(view, values);
     shown = values;
+    current = query;
     svg.attnlabValues = values; // what is drawn, at full precision, for tests
     rects.forEach((r, idx) => {
       const v = values[idx];

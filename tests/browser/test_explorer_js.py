@@ -99,6 +99,31 @@ def test_heatmap_draws_every_cell_and_a_query_row(page):
     assert "sat" in root.locator(".attnlab-hint").inner_text()
 
 
+def test_the_map_chooses_its_query_from_the_keyboard(page):
+    root = open_explorer(page, heatmap_explorer())
+    query = "window.model.get('query')"
+    page.keyboard.press("Tab")  # the first control, then on to the map
+    svg = root.locator("svg.attnlab-map[tabindex='0']")
+    assert svg.count() == 1 and "arrows" in svg.locator("desc").text_content()
+    svg.focus()
+    assert svg.evaluate("s => s.style.outline") != ""  # a visible focus
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(query) == 0 and root.locator(".attnlab-bar").count() == 6
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(query) == 2
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(query) == 1
+    page.keyboard.press("End")
+    assert page.evaluate(query) == 5
+    page.keyboard.press("ArrowDown")  # the last row stays
+    assert page.evaluate(query) == 5
+    page.keyboard.press("Escape")
+    assert page.evaluate(query) == -1 and root.locator(".attnlab-bar").count() == 0
+    svg.blur()
+    assert svg.evaluate("s => s.style.outline") == ""
+
+
 def test_heatmap_view_and_setting_redraw_in_the_browser(page):
     root = open_explorer(page, heatmap_explorer())
     before = fills(page)
