@@ -66,8 +66,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The tests of the built book (the pages offline, and accessibility) run in `browser`, after `book`.
+BOOK_TESTS := tests/browser/test_offline_pages.py tests/browser/test_accessibility.py
+
 unit: setup
-	$(BIN)/python -m pytest --ignore=tests/browser/test_offline_pages.py
+	$(BIN)/python -m pytest $(addprefix --ignore=,$(BOOK_TESTS))
 
 # The browser tests drive Debian's Chromium through playwright (its own browser download fails
 # offline). Installed here when we can (root with apt-get); otherwise those tests skip and say why.
@@ -80,7 +83,7 @@ chromium:
 
 # The built book in Chromium, over file:// and a localhost server, with the network cut off.
 browser: book chromium
-	$(BIN)/python -m pytest tests/browser/test_offline_pages.py
+	$(BIN)/python -m pytest $(BOOK_TESTS)
 
 NBVAL = $(BIN)/python -m pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 # The CPU kernel sets readers' machines run (the machine's own; most laptops: AVX2; some: none). torch picks

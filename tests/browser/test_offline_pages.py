@@ -63,10 +63,12 @@ PAGES = built_pages() or [pytest.param(None, marks=pytest.mark.skip(reason=f"no 
 
 
 # ----------------------------------------------------------------------------------------------------
-# Fixtures: one Chromium and one local http server for the session
+# Fixtures: one Chromium for the module and one local http server for the session
 
 
-@pytest.fixture(scope="session")
+# Module scope: each test module starts and stops its own Chromium, so that the sync playwright of one
+# module has stopped before another module's (tests/browser/browser.py's chromium_page) starts.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)"
