@@ -303,6 +303,36 @@ def intro_explorer(page: Any) -> None:
     assert explorer.locator(".attnlab-bar").count() == 9
     assert "chased" in explorer.locator(".attnlab-hint").inner_text()
     assert explorer.locator(".attnlab-live").is_hidden()  # no kernel: no free-value input
+    intro_sentence(page)
+
+
+# The page's embedded widget state: every model's state, as the widget manager reads it.
+WIDGET_STATE_JS = """() => JSON.parse(document.querySelector(
+    'script[type="application/vnd.jupyter.widget-state+json"]').textContent).state"""
+
+
+def intro_sentence(page: Any) -> None:
+    """The intro's second explorer runs the trained head on a typed sentence in the page: the drawn weights
+    equal its Python twin's (float64, from the same weights; tests/test_widgets.py ties it to PyTorch)."""
+    import torch
+
+    from attnlab.widgets import SentenceExplorer
+
+    explorer = page.locator(".attnlab-explorer").nth(1)
+    box = explorer.get_by_role("textbox", name="your sentence")
+    states = page.evaluate(WIDGET_STATE_JS).values()
+    reader = next(m["state"]["data"]["reader"] for m in states if "reader" in m["state"].get("data", {}))
+    twin = SentenceExplorer(reader)
+    for text in ("the big dog that ran chased a small cat", "a red fox, that hid, never pushed the zebra"):
+        box.fill(text)  # an input event, as typing
+        _, skipped = twin.words(text)
+        drawn = explorer.locator(".attnlab-sentence svg").evaluate("s => Array.from(s.attnlabValues)")
+        expected = twin.weights(text).reshape(-1)
+        torch.testing.assert_close(torch.tensor(drawn, dtype=torch.float64), expected, atol=1e-5, rtol=0)
+        assert explorer.locator(".attnlab-skipped").count() == len(skipped)
+    assert skipped, "the unknown word should be skipped"
+    box.fill("")
+    assert explorer.locator(".attnlab-empty").count() == 1
 
 
 def stored_scores(notebook: str) -> dict:
