@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -696,3 +698,44 @@ def test_every_open_answer_reveals():
 
     for answer_id in OPEN:
         assert ex.reveal(answer_id).title == OPEN[answer_id][0]
+
+
+# Per chapter whose retyping exercises became transfer tasks (issue 17): its number, the transfer module,
+# the self-checking exercises on the page, and those retired from it, which stay registered.
+RETIRED = {
+    "chapters/02_multi_head_attention.ipynb": (
+        2,
+        "ch2_transfer",
+        ("mha_batch_layout", "grouped_query_attention", "multi_head_weights"),
+        ("split_heads", "merge_heads"),
+    ),
+    "chapters/04_residual_attention.ipynb": (
+        4,
+        "ch4_transfer",
+        ("post_ln_block", "which_tokens_move", "patches_to_images"),
+        ("residual_block", "quick_gelu", "residual_attention"),
+    ),
+    "chapters/06_cost_of_attention.ipynb": (
+        6,
+        "ch6_transfer",
+        ("kv_cache_bytes", "longest_explicit", "online_softmax"),
+        ("attention_flops", "scores_memory"),
+    ),
+}
+
+
+@pytest.mark.parametrize("notebook", RETIRED)
+def test_a_chapter_checks_its_transfer_exercises_and_the_retired_ones_stay_registered(notebook):
+    chapter, module, on_page, retired = RETIRED[notebook]
+    transfer = tuple(e.id for e in getattr(ex, module).EXERCISES)
+    assert {ex.get(i).chapter for i in transfer} == {chapter} and transfer == on_page[: len(transfer)]
+    assert set(on_page) | set(retired) == set(ex.ids(chapter))
+    for exercise_id in retired:  # off the page, still checked and revealed
+        assert ex.check(exercise_id, ex.get(exercise_id).reference).passed
+        assert ex.reveal(exercise_id).source.startswith("def ")
+    cells = json.loads((Path(__file__).parent.parent / notebook).read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    for exercise_id in on_page:
+        assert f'check("{exercise_id}", ' in code and f'reveal("{exercise_id}")' in code
+    for exercise_id in retired:
+        assert f'"{exercise_id}"' not in code

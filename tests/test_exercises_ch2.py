@@ -10,9 +10,7 @@ reader writes them are named; a stub is neutral and a crash is explained. The ch
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,32 +22,10 @@ from attnlab.exercises import ch2_transfer
 from attnlab.exercises._core import run_check
 
 EXERCISES = {exercise.id: exercise for exercise in ch2_transfer.EXERCISES}
-NEW = ("mha_batch_layout", "grouped_query_attention")
-OLD = ("split_heads", "merge_heads")
-CHAPTER = Path(__file__).parent.parent / "chapters/02_multi_head_attention.ipynb"
 
 
 def check(exercise_id, solution):
     return run_check(EXERCISES[exercise_id], solution)
-
-
-def test_the_new_exercises_are_chapter_2s_and_the_old_ones_stay_registered():
-    from attnlab import exercises as ex
-
-    assert {e.chapter for e in ch2_transfer.EXERCISES} == {2} and tuple(EXERCISES) == NEW
-    assert set(NEW) | set(OLD) | {"multi_head_weights"} == set(ex.ids(2))
-    for exercise_id in OLD:  # off the page, still checked and revealed
-        assert ex.check(exercise_id, ex.get(exercise_id).reference).passed
-        assert ex.reveal(exercise_id).source.startswith("def ")
-
-
-def test_the_chapter_checks_the_new_exercises_and_not_the_old_ones():
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    for exercise_id in (*NEW, "multi_head_weights"):
-        assert f'check("{exercise_id}", ' in code and f'reveal("{exercise_id}")' in code
-    for exercise_id in OLD:
-        assert f'"{exercise_id}"' not in code
 
 
 # ---- mha_batch_layout ---------------------------------------------------------------------------

@@ -9,9 +9,6 @@ is neutral and a crash is explained. (Every registered mistake's pinned message 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,27 +17,6 @@ from torch import nn
 import attnlab
 from attnlab import exercises as ex
 from attnlab.models.clip import ResidualAttentionBlock, VisionTransformer
-
-NEW = ("post_ln_block", "which_tokens_move", "patches_to_images")
-OLD = ("residual_block", "quick_gelu", "residual_attention")
-CHAPTER = Path(__file__).parent.parent / "chapters/04_residual_attention.ipynb"
-
-
-def test_the_new_exercises_are_chapter_4s_and_the_old_ones_stay_registered():
-    assert set(NEW) | set(OLD) == set(ex.ids(4))
-    for exercise_id in OLD:  # off the page, still checked and revealed
-        assert ex.check(exercise_id, ex.get(exercise_id).reference).passed
-        assert ex.reveal(exercise_id).source.startswith("def ")
-
-
-def test_the_chapter_checks_the_new_exercises_and_not_the_old_ones():
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    for exercise_id in NEW:
-        assert f'check("{exercise_id}", ' in code and f'reveal("{exercise_id}")' in code
-    for exercise_id in OLD:
-        assert f'"{exercise_id}"' not in code
-
 
 # ---- post_ln_block ------------------------------------------------------------------------------
 

@@ -10,9 +10,7 @@ not the module is registered.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -26,31 +24,10 @@ from attnlab.exercises._core import run_check
 
 EXERCISES = {exercise.id: exercise for exercise in ch6_transfer.EXERCISES}
 NEW = ("kv_cache_bytes", "longest_explicit")
-OLD = ("attention_flops", "scores_memory")
-CHAPTER = Path(__file__).parent.parent / "chapters/06_cost_of_attention.ipynb"
 
 
 def check(exercise_id, solution):
     return run_check(EXERCISES[exercise_id], solution)
-
-
-def test_the_new_exercises_are_chapter_6s_and_the_old_ones_stay_registered():
-    from attnlab import exercises as ex
-
-    assert {e.chapter for e in ch6_transfer.EXERCISES} == {6} and tuple(EXERCISES) == NEW
-    assert set(NEW) | set(OLD) | {"online_softmax"} == set(ex.ids(6))
-    for exercise_id in OLD:  # off the page, still checked and revealed
-        assert ex.check(exercise_id, ex.get(exercise_id).reference).passed
-        assert ex.reveal(exercise_id).source.startswith("def ")
-
-
-def test_the_chapter_checks_the_new_exercises_and_not_the_old_ones():
-    cells = json.loads(CHAPTER.read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    for exercise_id in (*NEW, "online_softmax"):
-        assert f'check("{exercise_id}", ' in code and f'reveal("{exercise_id}")' in code
-    for exercise_id in OLD:
-        assert f'"{exercise_id}"' not in code
 
 
 # ---- kv_cache_bytes -----------------------------------------------------------------------------
