@@ -120,3 +120,18 @@ def test_the_stored_matrix_has_every_cell_from_five_seeds():
         assert list(entry["accuracy"]) == list(ARCHITECTURES)
         for cell in entry["accuracy"].values():
             assert len(cell["seeds"]) == 5 and cell["min"] <= cell["median"] <= cell["max"]
+
+
+def test_ink_patches_finds_the_digits_patches_and_ink_ratio_compares_averages():
+    from attnlab.data import moving_digit_videos
+    from attnlab.tasks.video_models import ink_patches, ink_ratio
+
+    s = moving_digit_videos(4, seed=0)
+    ink = ink_patches(s.videos)  # (4, 6, 16)
+    assert ink.shape == (4, 6, 16) and ink.dtype == torch.bool
+    assert ink.gather(-1, s.cells[..., None]).all()  # the centre of the ink is an inked patch
+    assert ink.any(-1).all() and (~ink).any(-1).all()  # every frame has ink and paper
+    weights = ink.float() * 3 + 1  # inked patches 4, paper 1
+    assert ink_ratio(weights, ink) == 4.0
+    with pytest.raises(AttnLabError, match="one shape"):
+        ink_ratio(weights[:, :, :8], ink)

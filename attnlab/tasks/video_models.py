@@ -47,6 +47,8 @@ __all__ = [
     "WithPrompts",
     "accuracy_of",
     "build",
+    "ink_patches",
+    "ink_ratio",
     "load_matrix",
     "order_data",
     "train",
@@ -177,6 +179,34 @@ def accuracy_of(model: nn.Module, videos: torch.Tensor, labels: torch.Tensor) ->
     """The share of ``videos`` (B, T, 3, R, R) whose largest logit is their label (B,)."""
     with torch.no_grad():
         return (model(videos).argmax(-1) == labels).float().mean().item()
+
+
+def ink_patches(videos: torch.Tensor, patch: int = PATCH, threshold: float = 0.5) -> torch.Tensor:
+    """Which patches of every frame hold ink: a patch whose brightest pixel (channels averaged) is above
+    ``threshold``, far above the dark background (about 0.1) of :mod:`attnlab.data`'s videos.
+
+    Shapes:
+        videos (b, T, 3, R, R) → (b, T, P) bool, P = (R / patch)² patches, row by row
+    """
+    _require(videos.dim() == 5, f"videos must be (b, T, 3, R, R), got {_shape(videos)}")
+    b, T = videos.shape[:2]
+    brightest = F.max_pool2d(videos.flatten(0, 1).mean(dim=1, keepdim=True), patch)  # (b·T, 1, g, g)
+    return (brightest.flatten(1) > threshold).view(b, T, -1)  # (b, T, P)
+
+
+def ink_ratio(weights: torch.Tensor, ink: torch.Tensor) -> float:
+    """The weight an average patch with ink gets, over the weight an average patch of paper gets.
+
+    Shapes:
+        weights (b, T, P) on the patches, ink (b, T, P) bool → a number (below 1: the paper gets more)
+    """
+    _require(
+        weights.shape == ink.shape and bool(ink.any()) and bool((~ink).any()),
+        f"need weights and an ink mask of one shape, with ink and paper, got {_shape(weights)} and {_shape(ink)}",
+    )
+    on_ink = (weights * ink).sum() / ink.sum()  # an average inked patch
+    on_paper = (weights * ~ink).sum() / (~ink).sum()  # an average patch of paper
+    return (on_ink / on_paper).item()
 
 
 class OrderData(NamedTuple):

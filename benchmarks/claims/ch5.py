@@ -13,10 +13,19 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 
 from attnlab.capture import capture_attention
-from attnlab.tasks.video_models import ORDER, accuracy_of, order_data, train, train_prompts, vote_data, vote_setup
+from attnlab.tasks.video_models import (
+    ORDER,
+    accuracy_of,
+    ink_patches,
+    ink_ratio,
+    order_data,
+    train,
+    train_prompts,
+    vote_data,
+    vote_setup,
+)
 from benchmarks.claims import Claim
 
 CLAIMS = (
@@ -52,10 +61,7 @@ def _order_claims(seed: int) -> dict[str, float]:
     ifa = maps["visual.transformer.resblocks.0.attn"]  # (b·T, H, l + 1, l + 1)
     P = (ORDER.size // 4) ** 2
     heads_avg = ifa[:, :, 0, 1:-1].reshape(len(test_x), ORDER.frames, 2, P).mean(dim=2)  # (b, T, P)
-    brightest = F.max_pool2d(test_x.flatten(0, 1).mean(dim=1, keepdim=True), 4)  # (b·T, 1, g, g)
-    ink = (brightest.flatten(1) > 0.5).view(len(test_x), ORDER.frames, P)  # (b, T, P): patches with ink
-    on_ink, on_paper = (heads_avg * ink).sum() / ink.sum(), (heads_avg * ~ink).sum() / (~ink).sum()
-    out["ink_ratio"] = (on_ink / on_paper).item()
+    out["ink_ratio"] = ink_ratio(heads_avg, ink_patches(test_x))
     prompted = {over: train_prompts(xclip, train_set, over_frames=over, seed=seed) for over in (False, True)}
     out["prompted"] = accuracy_of(prompted[False], test_x, test_y)
     out["prompted_all"] = accuracy_of(prompted[True], test_x, test_y)
