@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from attnlab.tasks import plus_images as task
 from attnlab.tasks.plus_images import (
     CELL,
     COLOURS,
+    DISTRACTORS,
     GRID,
     PLUS,
     RAN_SETUP,
@@ -59,6 +61,37 @@ def test_label_is_the_plus_colour_and_the_plus_is_drawn_in_its_cell(data):
         on = (block - COLOURS[labels[i]][:, None, None]).abs().amax(dim=0) < 1e-6  # (4, 4)
         assert on.sum() == PLUS.sum()  # exactly the plus's five pixels, in the label's colour
         assert any(torch.equal(on[dy : dy + 3, dx : dx + 3], PLUS) for dy in (0, 1) for dx in (0, 1))
+
+
+def test_every_shape_is_drawn_in_its_cell_and_nothing_else_is(data):
+    images, labels, cells, colours = data
+    for i in range(len(labels)):
+        painted = torch.zeros(R, R, dtype=torch.bool)
+        for j in range(cells.shape[1]):
+            r, c = divmod(int(cells[i, j]), GRID)
+            block = images[i, :, r * CELL : (r + 1) * CELL, c * CELL : (c + 1) * CELL]  # (3, 4, 4)
+            on = (block - COLOURS[colours[i, j]][:, None, None]).abs().amax(dim=0) < 1e-6  # (4, 4)
+            expected = (PLUS,) if j == 0 and labels[i] < 3 else DISTRACTORS  # only shape 0 may be the plus
+            assert any(
+                on.sum() == s.sum() and torch.equal(on[dy : dy + 3, dx : dx + 3], s)
+                for s in expected
+                for dy in (0, 1)
+                for dx in (0, 1)
+            )
+            painted[r * CELL : (r + 1) * CELL, c * CELL : (c + 1) * CELL] |= on
+        background = images[i][:, ~painted]  # (3, pixels): the noisy dark background, 0.12 ± 0.04
+        assert background.max() < 0.4
+
+
+def test_the_draws_are_pinned():
+    # The chapter's numbers rest on these draws: a faster make_images must draw the same images.
+    d = make_images(3, seed=0)
+    assert d.cells.tolist() == [[23, 10, 32, 29, 63, 5], [1, 13, 56, 30, 50, 55], [28, 38, 1, 3, 53, 15]]
+    assert d.labels.tolist() == [3, 3, 0]
+    assert d.colours.tolist() == [[1, 0, 0, 2, 2, 1], [0, 1, 0, 1, 2, 2], [0, 1, 1, 1, 2, 2]]
+    inked = d.images.amax(dim=1) > 0.6  # (3, 32, 32): the shapes' pixels; the background stays below 0.4
+    assert int(inked.sum()) == 102
+    assert hashlib.sha256(inked.numpy().tobytes()).hexdigest()[:16] == "7b8aac1001a891b0"
 
 
 def test_no_two_shapes_are_neighbours(data):

@@ -116,21 +116,29 @@ def make_images(
     colours = torch.randint(3, (n, n_shapes), generator=g)  # independent colours; the plus's is the label
     kinds = torch.randint(len(DISTRACTORS), (n, n_shapes), generator=g)
     has_plus = torch.rand(n, generator=g) >= p_none
-    cells = torch.zeros(n, n_shapes, dtype=torch.long)
-    for i in range(n):
-        free = torch.ones(GRID + 2, GRID + 2, dtype=torch.bool)  # with a border, so neighbours are easy
+    kinds = torch.where(has_plus[:, None] & (torch.arange(n_shapes) == 0), 0, kinds + 1)  # 0: the plus
+    cells, corners = [], []  # each shape's grid cell, and its top-left pixel (y, x)
+    for _ in range(n):  # plain Python lists: indexing small tensors here would cost seconds
+        free = [[True] * (GRID + 2) for _ in range(GRID + 2)]  # with a border, so neighbours are easy
         placed = 0
         for cell in torch.randperm(GRID * GRID, generator=g).tolist():
             r, c = divmod(cell, GRID)
-            if placed < n_shapes and free[r + 1, c + 1]:
-                free[r : r + 3, c : c + 3] = False  # the 8 neighbouring cells stay empty
+            if placed < n_shapes and free[r + 1][c + 1]:
+                for row in free[r : r + 3]:
+                    row[c : c + 3] = [False] * 3  # the 8 neighbouring cells stay empty
                 dy, dx = torch.randint(2, (2,), generator=g).tolist()  # jitter by a pixel, inside the cell
-                y, x = r * CELL + dy, c * CELL + dx
-                pixels = PLUS if placed == 0 and has_plus[i] else DISTRACTORS[kinds[i, placed]]
-                images[i, :, y : y + 3, x : x + 3][:, pixels] = COLOURS[colours[i, placed]][:, None]
-                cells[i, placed] = cell
+                cells.append(cell)
+                corners.append((r * CELL + dy, c * CELL + dx))
                 placed += 1
         _require(placed == n_shapes, f"could not place {n_shapes} shapes apart on the {GRID}×{GRID} grid")
+    # Paint all shapes at once (they never overlap): each on pixel, offset from its shape's corner,
+    # takes the shape's colour in the 3 channels.
+    shape_id, dy, dx = torch.stack([PLUS, *DISTRACTORS])[kinds.flatten()].nonzero(as_tuple=True)
+    corner = torch.tensor(corners)[shape_id]  # (pixels, 2)
+    y, x = (corner[:, 0] + dy)[:, None], (corner[:, 1] + dx)[:, None]
+    image = (shape_id // n_shapes)[:, None]
+    images[image, torch.arange(3), y, x] = COLOURS[colours.flatten()[shape_id]]  # (pixels, 3)
+    cells = torch.tensor(cells).view(n, n_shapes)
     labels = torch.where(has_plus, colours[:, 0], 3)
     return PlusImages(images.clamp(0, 1), labels, cells, colours)
 
