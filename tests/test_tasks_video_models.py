@@ -135,3 +135,17 @@ def test_ink_patches_finds_the_digits_patches_and_ink_ratio_compares_averages():
     assert ink_ratio(weights, ink) == 4.0
     with pytest.raises(AttnLabError, match="one shape"):
         ink_ratio(weights[:, :, :8], ink)
+
+
+def test_top_on_ink_counts_frames_whose_top_patch_holds_ink():
+    from attnlab.tasks.video_models import top_on_ink
+
+    ink = torch.zeros(2, 3, 4, dtype=torch.bool)
+    ink[..., 1] = True  # patch 1 holds ink in every frame
+    weights = torch.zeros(2, 3, 4)
+    weights[..., 1] = 1.0  # a pointer at the ink
+    assert top_on_ink(weights, ink) == 1.0
+    weights[0, :, 2] = 2.0  # in 3 of the 6 frames, paper wins
+    assert top_on_ink(weights, ink) == 0.5
+    with pytest.raises(AttnLabError, match="one shape"):
+        top_on_ink(weights[..., :2], ink)

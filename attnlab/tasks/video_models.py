@@ -51,6 +51,7 @@ __all__ = [
     "ink_ratio",
     "load_matrix",
     "order_data",
+    "top_on_ink",
     "train",
     "train_prompts",
     "vote_data",
@@ -86,7 +87,10 @@ class VideoSetup:
     heads: int = 2
 
 
-ORDER = VideoSetup(frames=6, size=16, classes=2, layers=1, output_dim=None, steps=300, lr=3e-3)
+# 250 steps (300 until chapter 5 had to fit its time budget): the matrix's MIT and X-CLIP reach 99.6-100 % for
+# seeds 0-4. With 200, MIT's seed 1 stayed at chance. Beyond the five seeds, X-CLIP's seed 8 stays at chance
+# with 200 steps and with 300.
+ORDER = VideoSetup(frames=6, size=16, classes=2, layers=1, output_dim=None, steps=250, lr=3e-3)
 """The order task (:func:`order_data`): 6 frames of 16 × 16 pixels, one block, frame features 32 wide."""
 
 _VOTE = VideoSetup(frames=6, size=8, classes=4, layers=2, output_dim=2, steps=400, lr=3e-3)
@@ -207,6 +211,21 @@ def ink_ratio(weights: torch.Tensor, ink: torch.Tensor) -> float:
     on_ink = (weights * ink).sum() / ink.sum()  # an average inked patch
     on_paper = (weights * ~ink).sum() / (~ink).sum()  # an average patch of paper
     return (on_ink / on_paper).item()
+
+
+def top_on_ink(weights: torch.Tensor, ink: torch.Tensor) -> float:
+    """The share of frames whose most-weighted patch holds ink (a pointer at the digit would give 1; a
+    patch drawn at random, the share of inked patches).
+
+    Shapes:
+        weights (b, T, P) on the patches, ink (b, T, P) bool → a number in [0, 1]
+    """
+    _require(
+        weights.shape == ink.shape and weights.dim() == 3,
+        f"need weights and an ink mask of one shape (b, T, P), got {_shape(weights)} and {_shape(ink)}",
+    )
+    top = weights.argmax(dim=-1, keepdim=True)  # (b, T, 1): each frame's most-weighted patch
+    return ink.gather(-1, top).float().mean().item()
 
 
 class OrderData(NamedTuple):
