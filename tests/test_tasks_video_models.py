@@ -149,3 +149,18 @@ def test_top_on_ink_counts_frames_whose_top_patch_holds_ink():
     assert top_on_ink(weights, ink) == 0.5
     with pytest.raises(AttnLabError, match="one shape"):
         top_on_ink(weights[..., :2], ink)
+
+
+def test_the_chapter_states_the_training_setups():
+    """Chapter 5's prose quotes the order task's steps and the prompts' steps: they must be the ones trained."""
+    import inspect
+    import json
+    from pathlib import Path
+
+    from attnlab.tasks.video_models import ORDER, train_prompts
+
+    cells = json.loads((Path(__file__).parent.parent / "chapters/05_cross_frame_attention.ipynb").read_text())["cells"]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").replace("\n", " ")
+    assert f"(Adam, {ORDER.steps} steps of {ORDER.batch} videos)" in text
+    prompt_steps = inspect.signature(train_prompts).parameters["steps"].default
+    assert f"with the copy's class embeddings, for {prompt_steps} steps" in text
