@@ -17,6 +17,7 @@ import torch
 from attnlab.capture import capture_attention
 from attnlab.tasks.video_models import (
     ORDER,
+    PATCH,
     accuracy_of,
     ink_patches,
     ink_ratio,
@@ -65,7 +66,7 @@ def _order_claims(seed: int) -> dict[str, float]:
     with torch.no_grad(), capture_attention(xclip) as maps:
         xclip(test_x)
     ifa = maps["visual.transformer.resblocks.0.attn"]  # (b·T, H, l + 1, l + 1)
-    P = (ORDER.size // 4) ** 2
+    P = (ORDER.size // PATCH) ** 2  # patches per frame
     heads_avg = ifa[:, :, 0, 1:-1].reshape(len(test_x), ORDER.frames, 2, P).mean(dim=2)  # (b, T, P)
     ink = ink_patches(test_x)  # (b, T, P)
     out["top_on_ink"] = top_on_ink(heads_avg, ink)
