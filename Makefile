@@ -82,17 +82,16 @@ chromium:
 	else echo "no chromium and no way to install it: the browser tests will be skipped"; fi
 
 # The built book in Chromium, over file:// and a localhost server, with the network cut off.
-# The two files run side by side (two Chromiums, one per core), each with its own log, printed after.
+# The two files run side by side (two Chromiums, one per core), each with its own log, printed after;
+# each run's status is its own `wait PID` (a status file of the run once went missing in CI).
 browser: book chromium
 	@mkdir -p _build
-	@for t in $(BOOK_TESTS); do \
-	  name=$$(basename $$t .py); \
-	  ( $(BIN)/python -m pytest $$t > _build/$$name.log 2>&1; echo $$? > _build/$$name.rc ) & \
-	done; wait; status=0; \
-	for t in $(BOOK_TESTS); do \
-	  name=$$(basename $$t .py); echo "== $$t"; cat _build/$$name.log; \
-	  [ "$$(cat _build/$$name.rc)" = 0 ] || status=1; \
-	done; exit $$status
+	@pids=""; for t in $(BOOK_TESTS); do \
+	  $(BIN)/python -m pytest $$t > _build/$$(basename $$t .py).log 2>&1 & pids="$$pids $$!"; \
+	done; status=0; \
+	for pid in $$pids; do wait $$pid || status=1; done; \
+	for t in $(BOOK_TESTS); do echo "== $$t"; cat _build/$$(basename $$t .py).log; done; \
+	exit $$status
 
 NBVAL = $(BIN)/python -m pytest --nbval $(NOTEBOOKS) --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 # The CPU kernel sets readers' machines run (the machine's own; most laptops: AVX2; some: none). torch picks

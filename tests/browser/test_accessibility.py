@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from . import test_offline_pages as offline
-from .test_offline_pages import PAGES, ROOT, file_url, is_local, wait_until_ready
+from .test_offline_pages import PAGES, ROOT, file_url, is_local, wait_until_ready, watch_in_flight
 
 browser = offline.browser  # this module's Chromium: the fixture of the offline tests (module scope)
 
@@ -60,8 +60,10 @@ def open_built_page(browser: Any, page_path: str, **context_options: Any) -> Ite
     try:
         context.route("**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort())
         page = context.new_page()
+        in_flight: dict[Any, str] = {}
+        watch_in_flight(page, in_flight)
         page.goto(file_url(page_path), wait_until="load")
-        wait_until_ready(page)
+        wait_until_ready(page, in_flight)
         yield page
     finally:
         context.close()
