@@ -1,6 +1,9 @@
-"""Chapter 4's real-handwriting task: shapes, the ink per patch, rank agreement, occlusion and maps."""
+"""Chapter 4b's real-handwriting task: shapes, the ink per patch, rank agreement, occlusion and maps."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -65,6 +68,23 @@ def test_occlusion_of_a_blank_patch_is_exactly_zero(small):
         digits.occlusion(vit, digits.as_rgb(images), labels[:3])
 
 
+def test_occlusion_puts_the_given_blank_in_the_patch(small):
+    vit, images, labels = small
+    x = digits.as_rgb(images)
+    paper = torch.zeros(1, 3, 8, 8)
+    assert torch.equal(digits.occlusion(vit, x, labels, blank=paper), digits.occlusion(vit, x, labels))
+    assert (digits.occlusion(vit, x, labels, blank=x) == 0).all()  # a patch replaced by itself: worth nothing
+    # one patch by hand: patch 5 (row 1, column 1) of image 0 set to a grey 0.3
+    grey = torch.full((1, 3, 8, 8), 0.3)
+    by_hand = x[:1].clone()
+    by_hand[..., 2:4, 2:4] = 0.3
+    with torch.no_grad():
+        probs = vit(torch.cat([x[:1], by_hand])).softmax(-1)[:, labels[0]]
+    assert_close(digits.occlusion(vit, x, labels, blank=grey)[0, 5], probs[0] - probs[1])
+    with pytest.raises(AttnLabError, match=r"blank must be \(N or 1, 3, 8, 8\) with N = 12, got \(3, 3, 8, 8\)"):
+        digits.occlusion(vit, x, labels, blank=x[:3])
+
+
 def test_class_token_maps_read_both_blocks(small):
     vit, images, _ = small
     maps = digits.class_token_maps(vit, digits.as_rgb(images))
@@ -82,3 +102,14 @@ def test_training_is_seeded():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.proj, c.proj)
     assert not a.training
+
+
+def test_the_page_states_the_training_setup():
+    """Chapter 4b's prose quotes the steps, learning rates and batch: they must be the ones trained with."""
+    page = Path(__file__).parent.parent / "chapters/04b_real_handwriting.ipynb"
+    cells = json.loads(page.read_text())["cells"]
+    text = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").replace("\n", " ")
+    (steps, lr), (settle, settle_lr) = digits.DIGIT_SETUP.phases
+    assert (lr, settle_lr) == (3e-3, 3e-4)
+    quoted = f"{steps} steps at $3 \\cdot 10^{{-3}}$, then {settle} at $3 \\cdot 10^{{-4}}$, on batches of 64."
+    assert digits.DIGIT_SETUP.batch == 64 and quoted in text

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 __all__ = ["CHAPTERS", "Claim", "load"]
 
 # The modules of this package, in book order; each has CLAIMS and measure(seed) -> {claim id: value}.
-CHAPTERS = ("intro", "ch1", "ch1b", "ch2", "ch3", "ch4", "ch5")
+CHAPTERS = ("intro", "ch1", "ch1b", "ch2", "ch3", "ch4", "ch4b", "ch5")
 
 
 @dataclass(frozen=True)
