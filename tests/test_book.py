@@ -100,3 +100,16 @@ def test_no_stored_output_shows_a_failed_exercise_and_no_cell_runs_a_worked_solu
         if c["cell_type"] == "code" and "hide-input" in c.get("metadata", {}).get("tags", [])
     ]
     assert not hidden, f"{path.name}: hidden worked cells {hidden} run right under their tasks"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_stored_figure_has_an_alt_text(path):
+    """A figure's alt text is its cell's `mystnb.image.alt` metadata. Without one, Sphinx writes the image's
+    file name as the alt, which tells a screen reader nothing and still passes a check for a non-empty alt."""
+    missing = []
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        figures = [out for out in cell.get("outputs", []) if any(k.startswith("image/") for k in out.get("data", {}))]
+        alt = cell.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+        if figures and len(alt.split()) < 8:  # a sentence, at least
+            missing.append(index)
+    assert not missing, f"{path.name}: figures without an alt text (cell metadata mystnb.image.alt) in cells {missing}"
