@@ -106,9 +106,10 @@ else
 	@echo "no chapter notebooks yet: nothing for nbval to run"
 endif
 
-# The kernel sets run side by side (each notebook trains on one thread), each with its own log. A set
-# that is the machine's own (torch.backends.cpu.get_cpu_capability(): AVX2 on this project's CI) is the
-# native run already, so it runs once: the same kernels, the same numbers.
+# The kernel sets run side by side (each notebook trains on one thread), each with its own log and its
+# status from `wait PID`, as in `browser`. A set that is the machine's own
+# (torch.backends.cpu.get_cpu_capability(): AVX2 on this project's CI) is the native run already, so it
+# runs once: the same kernels, the same numbers.
 nbval-kernels: setup
 ifneq ($(NOTEBOOKS),)
 	@mkdir -p _build
@@ -118,15 +119,13 @@ ifneq ($(NOTEBOOKS),)
 	    echo "strict nbval: this machine's own kernels are $$k, so the native run is the $$k run"; \
 	  else kernels="$$kernels $$k"; fi; \
 	done; \
-	for k in $$kernels; do \
-	  ( if [ "$$k" = native ]; then env -u ATEN_CPU_CAPABILITY $(NBVAL) -q > _build/nbval-$$k.log 2>&1; \
-	    else ATEN_CPU_CAPABILITY=$$k $(NBVAL) -q > _build/nbval-$$k.log 2>&1; fi; \
-	    echo $$? > _build/nbval-$$k.rc ) & \
-	done; wait; status=0; \
-	for k in $$kernels; do \
-	  echo "== strict nbval, kernels: $$k"; cat _build/nbval-$$k.log; \
-	  [ "$$(cat _build/nbval-$$k.rc)" = 0 ] || status=1; \
-	done; exit $$status
+	pids=""; for k in $$kernels; do \
+	  if [ "$$k" = native ]; then env -u ATEN_CPU_CAPABILITY $(NBVAL) -q > _build/nbval-$$k.log 2>&1 & \
+	  else ATEN_CPU_CAPABILITY=$$k $(NBVAL) -q > _build/nbval-$$k.log 2>&1 & fi; pids="$$pids $$!"; \
+	done; status=0; \
+	for pid in $$pids; do wait $$pid || status=1; done; \
+	for k in $$kernels; do echo "== strict nbval, kernels: $$k"; cat _build/nbval-$$k.log; done; \
+	exit $$status
 else
 	@echo "no chapter notebooks yet: nothing for nbval to run"
 endif

@@ -137,11 +137,12 @@ def occlusion(
         x.dim() == 4 and x.shape[1:] == (3, DIGIT_SIZE, DIGIT_SIZE) and labels.shape == x.shape[:1],
         f"need x (N, 3, {DIGIT_SIZE}, {DIGIT_SIZE}) and labels (N,), got {_shape(x)} and {_shape(labels)}",
     )
-    if blank is not None:
-        _require(
-            blank.dim() == 4 and blank.shape[0] in (1, len(x)) and blank.shape[1:] == x.shape[1:],
-            f"blank must be (N or 1, 3, {DIGIT_SIZE}, {DIGIT_SIZE}) with N = {len(x)}, got {_shape(blank)}",
-        )
+    if blank is None:
+        blank = torch.zeros(1, 3, DIGIT_SIZE, DIGIT_SIZE)  # paper
+    _require(
+        blank.dim() == 4 and blank.shape[0] in (1, len(x)) and blank.shape[1:] == x.shape[1:],
+        f"blank must be (N or 1, 3, {DIGIT_SIZE}, {DIGIT_SIZE}) with N = {len(x)}, got {_shape(blank)}",
+    )
     with torch.no_grad():
 
         def right(images: torch.Tensor) -> torch.Tensor:
@@ -150,11 +151,10 @@ def occlusion(
         full = right(x)
         worth = torch.empty(len(x), GRID * GRID)
         for p in range(GRID * GRID):
-            keep = torch.ones(GRID * GRID)
-            keep[p] = 0
+            keep = torch.ones(GRID * GRID, dtype=torch.bool)
+            keep[p] = False
             keep = keep.view(1, 1, GRID, GRID).repeat_interleave(PATCH, 2).repeat_interleave(PATCH, 3)
-            blanked = x * keep if blank is None else torch.where(keep.bool(), x, blank)
-            worth[:, p] = full - right(blanked)
+            worth[:, p] = full - right(torch.where(keep, x, blank))
     return worth
 
 
